@@ -1,0 +1,1 @@
+// Anchor for the client/ library until the SPICE client lands.

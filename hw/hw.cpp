@@ -1,0 +1,1 @@
+// Anchor for the hw/ library until device models are added.

@@ -1,0 +1,4 @@
+#include "machine/board/board.h"
+namespace qxlbox::machine {
+int board_placeholder() { return 0; }
+}

@@ -1,0 +1,1 @@
+// Anchor for the server/ library until the SPICE server lands.
