@@ -1,1 +1,0 @@
-// Anchor for the hw/ library until device models are added.
