@@ -59,10 +59,7 @@ void PicPair::set_chip_line(unsigned chip_index, unsigned line, bool level) {
     } else {
         c.line_levels &= static_cast<std::uint8_t>(~bit);
     }
-    // The cascade input follows the slave's INT level, so a slave that still has requests
-    // after an acknowledge (automatic EOI) keeps the master asking.
-    const bool level_mode = c.level_triggered(line) || (chip_index == 0 && line == kPicCascadeLine);
-    if (level_mode) {
+    if (c.level_triggered(line)) {
         if (level) {
             c.irr |= bit;
         } else {
@@ -76,6 +73,14 @@ void PicPair::set_chip_line(unsigned chip_index, unsigned line, bool level) {
 void PicPair::update_cascade() {
     // The slave's INT output is the master's input 2, an edge-triggered line.
     set_chip_line(0, kPicCascadeLine, chips_[1].pending_line() >= 0);
+}
+
+void PicPair::drop_and_update_cascade() {
+    // The slave's INT output falls during the acknowledge cycle; if it still has a request it
+    // rises again, which is a fresh edge for the master's edge-triggered input 2 (needed when
+    // the slave uses automatic EOI and has several requests queued).
+    set_chip_line(0, kPicCascadeLine, false);
+    update_cascade();
 }
 
 bool PicPair::intr_pending() const { return chips_[0].pending_line() >= 0; }
@@ -111,7 +116,7 @@ std::uint8_t PicPair::acknowledge() {
     } else {
         vector = static_cast<std::uint8_t>(m.vector_base | line);
     }
-    update_cascade();
+    drop_and_update_cascade();
     return vector;
 }
 
@@ -125,7 +130,7 @@ std::uint8_t PicPair::poll_chip(unsigned chip_index) {
         // service, as an INTA sequence would; the guest then polls the slave for the line.
         ack_chip(chips_[1]);
     }
-    update_cascade();
+    drop_and_update_cascade();
     return static_cast<std::uint8_t>(0x80 | line);
 }
 

@@ -81,6 +81,7 @@ public:
 private:
     void set_chip_line(unsigned chip_index, unsigned line, bool level);
     void update_cascade();
+    void drop_and_update_cascade();
     void write_command(Chip& c, std::uint8_t value);
     void write_data(Chip& c, std::uint8_t value);
     void eoi(Chip& c, int line, bool rotate);

@@ -188,7 +188,7 @@ MultibootLoadResult load_multiboot(AddressSpace& memory, std::uint64_t ram_size_
         return fail("the multiboot information (" + std::to_string(blob.size()) + " bytes) does not fit in RAM after the modules");
     }
     put32(blob, 0, kMbiMemory | kMbiCmdline | kMbiMods | kMbiMmap | kMbiBootLoaderName);
-    put32(blob, 4, static_cast<std::uint32_t>(kLowMemoryTop / 1024));
+    put32(blob, 4, 640);  // what QEMU reports, though the EBDA takes the top KiB
     put32(blob, 8, ram_size_bytes > kHighMemoryStart ? static_cast<std::uint32_t>((ram_size_bytes - kHighMemoryStart) / 1024) : 0);
     put32(blob, 16, cmdline_at);
     put32(blob, 20, static_cast<std::uint32_t>(mods.size()));
