@@ -1,10 +1,203 @@
+// `qxlbox run`: boot a multiboot guest on the emulated PC.
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "app/commands.h"
+#include "machine/board/board.h"
 
 namespace qxlbox::app {
 
+namespace {
+
+struct RunOptions {
+    std::string kernel;
+    std::string append;
+    std::vector<std::string> modules;
+    unsigned memory_mib = 128;
+    std::string serial = "stdio";
+    std::string debugcon = "stderr";
+    std::string clock = "virtual";
+    std::string trace;
+    double max_seconds = 0;
+    // Options of later pieces (QXL device, SPICE server, client, scenarios).
+    std::string scenario;
+    std::string spice;
+    std::string password;
+    bool disable_ticketing = false;
+    bool no_client = false;
+    bool headless = false;
+    std::string qxl;
+    std::string trace_hash;
+};
+
+int fail(const std::string& message) {
+    std::fprintf(stderr, "qxlbox run: %s\n", message.c_str());
+    return machine::kExitStatusBadInput;
+}
+
+// A byte sink to stdout, stderr or a file; flushes at line ends so output interleaves sanely
+// with the host's own messages.
+class ByteSink {
+public:
+    bool open(const std::string& where, std::string& error) {
+        if (where == "stdio" || where == "stdout") {
+            file_ = stdout;
+        } else if (where == "stderr") {
+            file_ = stderr;
+        } else if (where == "none") {
+            file_ = nullptr;
+        } else {
+            file_ = std::fopen(where.c_str(), "wb");
+            if (!file_) {
+                error = "cannot open '" + where + "' for writing";
+                return false;
+            }
+            owned_ = true;
+        }
+        return true;
+    }
+    ~ByteSink() {
+        if (owned_ && file_) std::fclose(file_);
+    }
+    void put(std::uint8_t byte) {
+        if (!file_) return;
+        std::fputc(byte, file_);
+        if (byte == '\n') std::fflush(file_);
+    }
+    void flush() {
+        if (file_) std::fflush(file_);
+    }
+
+private:
+    std::FILE* file_ = nullptr;
+    bool owned_ = false;
+};
+
+int run_guest(const RunOptions& o) {
+    struct Later {
+        bool used;
+        const char* what;
+    };
+    const Later later[] = {
+        {!o.scenario.empty(), "--scenario"},        {!o.spice.empty(), "--spice"},
+        {!o.password.empty(), "--password"},        {o.disable_ticketing, "--disable-ticketing"},
+        {o.no_client, "--no-client"},               {o.headless, "--headless"},
+        {!o.qxl.empty(), "--qxl"},                  {!o.trace_hash.empty(), "--trace-hash"},
+    };
+    for (const Later& l : later) {
+        if (l.used) return not_implemented(l.what);
+    }
+
+    machine::BoardConfig cfg;
+    cfg.ram_size_bytes = std::uint64_t{o.memory_mib} << 20;
+    cfg.max_seconds = o.max_seconds;
+    if (o.clock == "virtual") {
+        cfg.clock = machine::ClockMode::Virtual;
+    } else if (o.clock == "realtime") {
+        cfg.clock = machine::ClockMode::Realtime;
+    } else {
+        return fail("unknown --clock '" + o.clock + "' (use virtual or realtime)");
+    }
+    std::string error;
+    if (!o.trace.empty() && !machine::parse_trace_list(o.trace, cfg.trace, error)) return fail(error);
+    if (!machine::Board::validate(cfg, error)) return fail(error);
+
+    machine::MultibootImage image;
+    if (!machine::read_file_bytes(o.kernel, cfg.ram_size_bytes, image.kernel, error)) return fail(error);
+    // As QEMU's -kernel/-append: the guest sees "KERNEL APPEND".
+    image.cmdline = o.kernel + " " + o.append;
+    for (const std::string& spec : o.modules) {
+        const std::size_t comma = spec.find(',');
+        machine::MultibootModule m;
+        const std::string path = spec.substr(0, comma);
+        if (path.empty()) return fail("--module needs a file name: '" + spec + "'");
+        // As one item of QEMU's -initrd "FILE ARGS": the module string is the whole item.
+        m.cmdline = comma == std::string::npos ? path : path + " " + spec.substr(comma + 1);
+        if (!machine::read_file_bytes(path, cfg.ram_size_bytes, m.data, error)) return fail(error);
+        image.modules.push_back(std::move(m));
+    }
+
+    ByteSink serial;
+    ByteSink debugcon;
+    if (!serial.open(o.serial, error) || !debugcon.open(o.debugcon, error)) return fail(error);
+    cfg.serial_out = [&serial](std::uint8_t b) { serial.put(b); };
+    cfg.debugcon_out = [&debugcon](std::uint8_t b) { debugcon.put(b); };
+    cfg.serial_input = o.serial == "stdio" && isatty(STDIN_FILENO);
+
+    machine::Board board(cfg);
+    const machine::MultibootLoadResult loaded = board.load_multiboot(image);
+    if (!loaded.ok) return fail("'" + o.kernel + "': " + loaded.error);
+
+    if (cfg.serial_input) {
+        // The reader blocks in read(); it is detached and only touches the shared queue, which
+        // outlives the board.
+        std::thread([queue = board.serial_input_queue()] {
+            char buf[256];
+            for (;;) {
+                const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+                if (n <= 0) return;
+                queue->push(std::string_view(buf, static_cast<std::size_t>(n)));
+            }
+        }).detach();
+    }
+
+    const machine::RunResult result = board.run();
+    serial.flush();
+    debugcon.flush();
+    if (result.outcome != machine::RunResult::Outcome::DebugExit) {
+        std::fprintf(stderr, "qxlbox run: %s\n", result.message.c_str());
+    }
+    return result.exit_status;
+}
+
+}  // namespace
+
 void add_run_command(CLI::App& app, int& exit_code) {
     auto* cmd = app.add_subcommand("run", "Boot a multiboot guest on the emulated PC with the QXL device");
-    cmd->callback([&exit_code] { exit_code = not_implemented("'qxlbox run'"); });
+    auto o = std::make_shared<RunOptions>();
+    cmd->add_option("--kernel", o->kernel, "Multiboot ELF32 kernel to boot")->required()->type_name("G.elf");
+    cmd->add_option("--append", o->append, "Kernel command line (the guest sees \"KERNEL CMDLINE\", as on QEMU)")
+        ->type_name("CMDLINE");
+    cmd->add_option("--module", o->modules, "Multiboot module, with an optional string after a comma (repeatable)")
+        ->type_name("FILE[,STRING]")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->allow_extra_args(false);
+    cmd->add_option("--memory", o->memory_mib, "Guest RAM in MiB (2-2048)")->type_name("MiB")->capture_default_str();
+    cmd->add_option("--serial", o->serial, "Where COM1 output goes: stdio, or a file (stdin feeds COM1 when it is a terminal)")
+        ->type_name("stdio|FILE")
+        ->capture_default_str();
+    cmd->add_option("--debugcon", o->debugcon, "Where port 0xe9 output goes: stderr, stdio, none or a file")
+        ->type_name("stderr|stdio|none|FILE")
+        ->capture_default_str();
+    cmd->add_option("--clock", o->clock, "virtual: reproducible, never reads host time; realtime: paced to the host")
+        ->type_name("virtual|realtime")
+        ->capture_default_str();
+    cmd->add_option("--trace", o->trace, "Trace categories, comma separated: cpu, io, pci, qxl, spice (to stderr)")
+        ->type_name("LIST");
+    cmd->add_option("--max-seconds", o->max_seconds, "Stop after N seconds of virtual time (0: no limit)")
+        ->type_name("N")
+        ->capture_default_str();
+    cmd->add_option("--scenario", o->scenario, "Compile and pass a scenario script as a module [not implemented yet]")
+        ->type_name("S.scn");
+    cmd->add_option("--spice", o->spice, "SPICE server listen address [not implemented yet]")
+        ->type_name("port=5900,addr=127.0.0.1");
+    cmd->add_option("--password", o->password, "SPICE ticket password [not implemented yet]")->type_name("P");
+    cmd->add_flag("--disable-ticketing", o->disable_ticketing, "Accept SPICE clients without a password [not implemented yet]");
+    cmd->add_flag("--no-client", o->no_client, "Do not start the built-in SPICE client [not implemented yet]");
+    cmd->add_flag("--headless", o->headless, "Run the built-in client without a window [not implemented yet]");
+    cmd->add_option("--qxl", o->qxl, "QXL device properties [not implemented yet]")->type_name("ram=MiB,vram=MiB,revision=N");
+    cmd->add_option("--trace-hash", o->trace_hash, "Write a hash trace of device-boundary events [not implemented yet]")
+        ->type_name("FILE");
+    cmd->footer(
+        "Exit status: (V << 1) | 1 when the guest writes V to isa-debug-exit (port 0xf4), as on QEMU;\n"
+        "2 bad arguments or a bad kernel/module, 4 CPU fault, 6 --max-seconds reached,\n"
+        "8 guest halted with nothing left to wake it, 10 stopped.");
+    cmd->callback([o, &exit_code] { exit_code = run_guest(*o); });
 }
 
 }  // namespace qxlbox::app
