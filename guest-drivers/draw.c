@@ -175,7 +175,11 @@ int draw_submit(struct QxlDevice* d, const struct DrawRequest* r) {
     case QXL_DRAW_ROP3:
         put64(p, u, src_phys);
         put_rect(p, u + 8, r->sx, r->sy, r->w, r->h);
-        put_brush(p, u + 24, r->color);
+        if (r->color2 == 0xFFFFFFFFu) {
+            put_brush(p, u + 24, r->color);
+        } else {
+            for (u32 k = 0; k < 20; k++) put8(p, u + 24 + k, 0); /* brush NONE */
+        }
         put8(p, u + 44, (u8)r->rop);
         put8(p, u + 45, 1);
         put_qmask_none(p, u + 46);
@@ -183,8 +187,9 @@ int draw_submit(struct QxlDevice* d, const struct DrawRequest* r) {
     case QXL_DRAW_TRANSPARENT:
         put64(p, u, src_phys);
         put_rect(p, u + 8, r->sx, r->sy, r->w, r->h);
-        put32(p, u + 24, r->color);
-        put32(p, u + 28, r->color2);
+        /* The server keys on true_color; src_color carries the same key in its original depth. */
+        put32(p, u + 24, r->color & 0x00FFFFFFu);
+        put32(p, u + 28, r->color & 0x00FFFFFFu);
         break;
     case QXL_DRAW_ALPHA_BLEND:
         put16(p, u, (u16)r->rop);

@@ -134,7 +134,7 @@ const std::vector<Command>& commands() {
                                  true));
         t.push_back(draw_command("transparent", QXSC_OP_TRANSPARENT,
                                  {image_param(), from_surface_param(), srcpos_param(),
-                                  color_param("key", QXSC_DRAW_ARG_COLOR, true), color_param("true_color", QXSC_DRAW_ARG_COLOR2)},
+                                  color_param("key", QXSC_DRAW_ARG_COLOR, true)},
                                  true));
         {
             Command c = draw_command("alpha", QXSC_OP_ALPHA,
@@ -149,7 +149,9 @@ const std::vector<Command>& commands() {
         {
             Command c = draw_command("rop3", QXSC_OP_ROP3,
                                      {image_param(), from_surface_param(), srcpos_param(), color_param(),
-                                      {"rop3", Kind::Int, {QXSC_DRAW_ARG_ROP}, false, false, {}, 0, 255}},
+                                      {"rop3", Kind::Int, {QXSC_DRAW_ARG_ROP}, false, false, {}, 0, 255},
+                                      {"brush", Kind::Enum, {QXSC_DRAW_ARG_COLOR2}, false, false,
+                                       {{"solid", kNone}, {"none", 0}}}},
                                      true);
             c.defaults[QXSC_DRAW_ARG_ROP] = 0xCC;
             t.push_back(std::move(c));
@@ -616,11 +618,15 @@ private:
             return;
         }
         if (head.text == "requires") {
-            if (tokens.size() != 2 || tokens[1].text != "vdiport" || !tokens[1].key.empty()) {
-                error(line_no, tokens.size() > 1 ? tokens[1].column : head.column + 8, "usage: requires vdiport");
-                return;
+            const bool one_word = tokens.size() == 2 && tokens[1].key.empty() && !tokens[1].quoted;
+            if (one_word && tokens[1].text == "vdiport") {
+                result_.flags |= QXSC_FLAG_NEEDS_VDIPORT;
+            } else if (one_word && tokens[1].text == "qxlbox") {
+                result_.flags |= QXSC_FLAG_QXLBOX_ONLY;
+            } else {
+                error(line_no, tokens.size() > 1 ? tokens[1].column : head.column,
+                      "usage: requires vdiport | requires qxlbox");
             }
-            result_.flags |= QXSC_FLAG_NEEDS_VDIPORT;
             return;
         }
         const Command* cmd = nullptr;

@@ -31,6 +31,7 @@
 #define QXSC_MAX_MODULE_BYTES (1u << 20)
 
 #define QXSC_FLAG_NEEDS_VDIPORT 0x1u /* scenario drives the qxlbox-only VDIPort device */
+#define QXSC_FLAG_QXLBOX_ONLY 0x2u   /* scenario is known to abort or hang the QEMU reference */
 
 /* Every draw step shares one argument layout (QXSC_DRAW_ARGC words). */
 #define QXSC_DRAW_ARG_SURFACE 0
