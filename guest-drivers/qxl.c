@@ -87,7 +87,14 @@ static void qxl_irq_handler(void* ctx) {
     if (pending & QXL_INTERRUPT_IO_CMD) d->io_cmd_count++;
     if (pending & QXL_INTERRUPT_DISPLAY) d->display_count++;
     if (pending & QXL_INTERRUPT_CURSOR) d->cursor_count++;
-    if (pending & QXL_INTERRUPT_ERROR) d->error_count++;
+    if (pending & QXL_INTERRUPT_ERROR) {
+        /* In the guest-bug state the device ignores UPDATE_IRQ, so the level line would stay
+         * asserted until RESET: mask it at the PIC; qxl_hw_init() unmasks after the reset. */
+        d->error_count++;
+        d->in_error = 1;
+        irq_mask(d->pci.irq_line);
+        return;
+    }
     wr32(d->hdr + RAM_INT_MASK, d->int_mask);
     outb((u16)(d->io + QXL_IO_UPDATE_IRQ), 0);
 }
@@ -209,9 +216,10 @@ int qxl_hw_init(struct QxlDevice* d) {
     static int irq_installed;
     if (!irq_installed) {
         irq_register(d->pci.irq_line, qxl_irq_handler, d);
-        irq_unmask(d->pci.irq_line);
         irq_installed = 1;
     }
+    d->in_error = 0;
+    irq_unmask(d->pci.irq_line);
     /* Linux uses 0x27; ERROR is added so that scenarios can observe guest-bug reports. */
     d->int_mask = QXL_INTERRUPT_DISPLAY | QXL_INTERRUPT_CURSOR | QXL_INTERRUPT_IO_CMD | QXL_INTERRUPT_ERROR |
                   QXL_INTERRUPT_CLIENT_MONITORS_CONFIG;

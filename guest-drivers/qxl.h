@@ -95,6 +95,7 @@ struct QxlDevice {
     volatile u32 display_count;
     volatile u32 cursor_count;
     volatile u32 error_count;
+    volatile u8 in_error; /* ERROR seen; the device honours only RESET until qxl_hw_init() */
 
     u32 int_mask;
     u32 releases_total;

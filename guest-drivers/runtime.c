@@ -230,6 +230,14 @@ void irq_unmask(u8 irq) {
     }
 }
 
+void irq_mask(u8 irq) {
+    if (irq >= 16) return;
+    if (irq < 8)
+        outb(0x21, inb(0x21) | (u8)(1u << irq));
+    else
+        outb(0xA1, inb(0xA1) | (u8)(1u << (irq - 8)));
+}
+
 void pit_init(void) {
     u32 divisor = 1193182u / TICK_HZ;
     outb(0x43, 0x34); /* channel 0, lo/hi, rate generator */

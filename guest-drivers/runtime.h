@@ -58,6 +58,7 @@ void cpu_tables_init(void);
 void pic_init(void);
 void irq_register(u8 irq, IrqHandler handler, void* ctx);
 void irq_unmask(u8 irq);
+void irq_mask(u8 irq);
 
 /* PIT channel 0 at TICK_HZ; ticks counts interrupts since pit_init. */
 #define TICK_HZ 1000u
