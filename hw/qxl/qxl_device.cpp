@@ -200,6 +200,7 @@ ParserEnv QxlDevice::parser_env() {
     env.n_surfaces = config_.n_surfaces;
     env.cmdflags = cmdflags_;
     env.surface = [this](std::uint32_t id) { return find_surface(id); };
+    env.on_read = read_hook_;
     // One command may copy at most as much as the device's memory holds (plus slack for
     // headers): bounded host memory however the guest links its chunks.
     env.byte_budget = config_.ram_size_bytes + config_.vram_backing_bytes() + (1u << 20);
@@ -388,6 +389,10 @@ void QxlDevice::service_tick() {
     drain_releases();
     apply_cross_thread();
     if (wakeup_requested_.exchange(false)) schedule_poll(timing_.notify_latency_ns);
+    // Like spice's worker, look at the rings now and then even without a kick.
+    const bool cmd_pending = ld32(ring(ram::cmd_ring) + ring::cons) != ld32(ring(ram::cmd_ring) + ring::prod);
+    const bool cursor_pending = ld32(ring(ram::cursor_ring) + ring::cons) != ld32(ring(ram::cursor_ring) + ring::prod);
+    if (cmd_pending || cursor_pending || !outbox_.empty() || cursor_pending_) schedule_poll(0);
     if (consumer_) {
         service_event_ = scheduler_.schedule_in(scheduler_.ns_to_cycles(timing_.service_period_ns), [this] {
             service_event_ = machine::Scheduler::kNoEvent;

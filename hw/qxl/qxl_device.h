@@ -76,6 +76,8 @@ public:
     void set_trace_file(std::FILE* file);
     // Guest-bug and protocol messages ("qxl-0: guest bug: ..."); silent when unset.
     void set_log(TraceSink sink) { log_ = std::move(sink); }
+    // Test hook forwarded to the command parser (see ParserEnv::on_read).
+    void set_read_hook(std::function<void(std::uint64_t, std::uint64_t, std::uint64_t)> hook) { read_hook_ = std::move(hook); }
 
     // Power-on / PCI reset (QEMU's qxl_reset_handler: a hard reset).
     void reset();
@@ -199,6 +201,7 @@ private:
     proto::DisplayConsumer* consumer_ = nullptr;
     TraceSink trace_;
     TraceSink log_;
+    std::function<void(std::uint64_t, std::uint64_t, std::uint64_t)> read_hook_;
     std::thread::id emulation_thread_;
 
     QxlMode mode_ = QxlMode::Vga;

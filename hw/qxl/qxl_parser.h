@@ -43,6 +43,9 @@ struct ParserEnv {
     std::function<std::optional<SurfaceInfo>(std::uint32_t)> surface;
     std::uint64_t byte_budget = 0;       // bytes one command may copy in total
     std::uint32_t max_chunks = 1u << 20;  // data chunks one command may walk
+    // Test hook: called after every copy out of guest memory (a test may change guest
+    // memory here to play a racing guest and prove nothing is read twice).
+    std::function<void(std::uint64_t phys, std::uint64_t skip, std::uint64_t size)> on_read;
 };
 
 // A command as the device hands it on, plus where its release_info lives.
