@@ -170,6 +170,7 @@ std::uint8_t* QxlDevice::ring_item(std::size_t ring_offset, std::uint32_t counte
     // real array length before anything is touched.
     const std::uint32_t index = counter & (ld32(r + ring::num_items) - 1);
     if (index >= capacity) {
+        if (guest_bug_) return nullptr;  // already latched; do not flood the log every poll
         set_guest_bug(std::string(ring_name) + " ring: index " + std::to_string(index) + " >= " +
                       std::to_string(capacity) + " (num_items corrupted)");
         return nullptr;
@@ -271,6 +272,9 @@ void QxlDevice::drain_releases() {
 }
 
 void QxlDevice::deliver_outbox() {
+    // With no consumer attached there is nobody to hand commands to (QEMU always has its
+    // spice server); they are dropped, which also releases them.
+    if (!consumer_) outbox_.clear();
     while (!outbox_.empty() && consumer_) {
         if (!consumer_->push_command(outbox_.front())) {
             display_blocked_ = true;

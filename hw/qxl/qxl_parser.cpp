@@ -24,6 +24,11 @@ proto::Point16 ld_point16(const std::uint8_t* p) {
     return proto::Point16{static_cast<std::int16_t>(ld16(p)), static_cast<std::int16_t>(ld16(p + 2))};
 }
 bool rect_ordered(const proto::Rect& r) { return r.left <= r.right && r.top <= r.bottom; }
+// Ordered and small enough that width()/height() and offsets cannot overflow downstream.
+constexpr std::int32_t kMaxCoord = 1 << 28;
+bool rect_sane(const proto::Rect& r) {
+    return rect_ordered(r) && r.left >= -kMaxCoord && r.top >= -kMaxCoord && r.right <= kMaxCoord && r.bottom <= kMaxCoord;
+}
 std::string rect_str(const proto::Rect& r) {
     return "(" + std::to_string(r.left) + "," + std::to_string(r.top) + ")-(" + std::to_string(r.right) + "," +
            std::to_string(r.bottom) + ")";
@@ -298,7 +303,7 @@ bool CommandParser::parse_clip(std::uint32_t type, std::uint64_t data, proto::Cl
     out.rects.resize(static_cast<std::size_t>(num_rects));
     for (std::size_t i = 0; i < num_rects; ++i) {
         out.rects[i] = ld_rect(bytes->data() + 16 * i);
-        if (!rect_ordered(out.rects[i])) return fail("clip rects: rect " + rect_str(out.rects[i]) + " is inverted");
+        if (!rect_sane(out.rects[i])) return fail("clip rects: rect " + rect_str(out.rects[i]) + " is inverted or huge");
     }
     return true;
 }
@@ -451,6 +456,10 @@ bool CommandParser::parse_drawable(std::uint64_t phys, bool compat, proto::DrawC
             return fail("drawable: dependency surface " + std::to_string(dep) + " does not exist");
         }
     }
+    if (out.self_bitmap && type != 3 && type != 5 && !rect_sane(out.self_bitmap_area)) return fail("drawable: bad self_bitmap_area");
+    for (std::size_t i = 0; i < 3; ++i) {
+        if (out.surfaces_dest[i] != -1 && !rect_sane(out.surfaces_rects[i])) return fail("drawable: bad surfaces_rects");
+    }
     if (!parse_clip(clip_type, clip_data, out.clip)) return false;
 
     auto copy_params = [&](proto::CopyParams& c) {
@@ -546,6 +555,7 @@ bool CommandParser::parse_drawable(std::uint64_t phys, bool compat, proto::DrawC
         proto::Text t;
         if (!parse_string(ld64(u), t.str)) return false;
         t.back_area = ld_rect(u + 8);
+        if (!rect_sane(t.back_area)) return fail("text: bad back_area " + rect_str(t.back_area));
         if (!parse_brush(u + 24, t.fore_brush) || !parse_brush(u + 44, t.back_brush)) return false;
         t.fore_mode = ld16(u + 64);
         t.back_mode = ld16(u + 66);
@@ -733,6 +743,10 @@ ParsedCommand CommandParser::parse_command(std::uint32_t type, std::uint64_t phy
         if (!read(phys, 0, u, compat ? kCompatUpdateCmdBytes : kUpdateCmdBytes, "update command")) break;
         proto::UpdateCommand up;
         up.area = ld_rect(u + 8);
+        if (!rect_sane(up.area)) {
+            fail("update command: bad area " + rect_str(up.area));
+            break;
+        }
         up.update_id = ld32(u + 24);
         up.surface_id = compat ? 0 : ld32(u + 28);
         if (up.surface_id >= env_.n_surfaces) {

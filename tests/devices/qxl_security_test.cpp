@@ -441,6 +441,30 @@ TEST(QxlIds, ClipRectBytesMustEqualNumRectsTimes16) {
     expect_rejected(h, h.phys(d), "clip rects: data chunks hold 16 bytes, expected 48");
 }
 
+TEST(QxlIds, ClipRectsMustBeOrderedAndBounded) {
+    for (auto bad : {proto::Rect{0, 5, 4, 4}, proto::Rect{INT32_MIN, 0, 4, INT32_MAX}}) {
+        QxlHarness h;
+        h.boot();
+        const std::uint64_t d = h.copy_drawable();
+        const std::uint64_t clip = h.alloc(4 + 20 + 16);
+        h.put32(clip, 1);
+        h.put32(clip + 4, 16);
+        h.put_rect(clip + 24, bad.left, bad.top, bad.right, bad.bottom);
+        h.put32(d + 47, 1);
+        h.put64(d + 51, h.phys(clip));
+        expect_rejected(h, h.phys(d), "inverted or huge");
+    }
+}
+
+TEST(QxlIds, UpdateCommandAreaMustBeSane) {
+    QxlHarness h;
+    h.boot();
+    const std::uint64_t u = h.alloc(32);
+    std::memset(h.ram_ptr(u), 0, 32);
+    h.put_rect(u + 8, 10, 0, 5, 4);
+    expect_rejected(h, h.phys(u), "update command: bad area", QXL_CMD_UPDATE);
+}
+
 TEST(QxlChunks, SelfLoopIsDetected) {
     QxlHarness h;
     h.boot();
