@@ -414,3 +414,50 @@ TEST(QxlInterrupt, ClientMonitorsConfigRefusedBeforeRevision4) {
     h.boot();
     EXPECT_FALSE(h.dev->client_monitors_config({{0, 0, 800, 600, 0, 0, 0}}));
 }
+
+TEST(QxlIo, FlushSurfacesAsksConsumerToRenderThenCompletes) {
+    QxlHarness h;
+    h.boot();
+    h.out(QXL_IO_FLUSH_SURFACES_ASYNC);
+    EXPECT_EQ(h.consumer.flush_count, 1);
+    EXPECT_EQ(h.int_pending() & QXL_INTERRUPT_IO_CMD, 0u);
+    h.run_ns(30000);
+    EXPECT_EQ(h.int_pending() & QXL_INTERRUPT_IO_CMD, QXL_INTERRUPT_IO_CMD);
+}
+
+TEST(QxlIo, DestroyAllSurfacesSyncNeedsNoCompletion) {
+    QxlHarness h;
+    h.boot();
+    h.out(QXL_IO_DESTROY_ALL_SURFACES);
+    EXPECT_FALSE(h.dev->surface_exists(0));
+    h.run_ns(30000);
+    EXPECT_EQ(h.int_pending() & QXL_INTERRUPT_IO_CMD, 0u);
+}
+
+TEST(QxlTiming, AsyncLatencyIsConfigurable) {
+    QxlTiming t;
+    t.async_latency_ns = 50000;
+    QxlHarness h(QxlHarness::small_config(), ReleasePolicy::Immediate, t);
+    h.boot();
+    h.out(QXL_IO_FLUSH_SURFACES_ASYNC);
+    h.run_ns(49000);
+    EXPECT_EQ(h.int_pending() & QXL_INTERRUPT_IO_CMD, 0u);
+    h.run_ns(2000);
+    EXPECT_EQ(h.int_pending() & QXL_INTERRUPT_IO_CMD, QXL_INTERRUPT_IO_CMD);
+}
+
+TEST(QxlBackPressure, AsyncCreatePrimaryCompletesOnlyAfterConsumerTakesIt) {
+    QxlHarness h;
+    h.out(QXL_IO_RESET);
+    h.setup_slots();
+    h.consumer.refuse_commands = true;
+    h.fill_create_surface(32, 16, 128, h.phys(0));
+    h.out(QXL_IO_CREATE_PRIMARY_ASYNC, 0);
+    h.run_ns(300000);
+    EXPECT_EQ(h.int_pending() & QXL_INTERRUPT_IO_CMD, 0u);
+    h.consumer.refuse_commands = false;
+    h.dev->wakeup();
+    h.run_ns(30000);
+    EXPECT_EQ(h.int_pending() & QXL_INTERRUPT_IO_CMD, QXL_INTERRUPT_IO_CMD);
+    EXPECT_TRUE(std::holds_alternative<proto::SurfaceCreate>(h.consumer.commands.back().body));
+}
