@@ -178,7 +178,9 @@ TEST(CanvasBitmap, RejectsMalformedBitmaps) {
         mutate(std::get<Bitmap>(img->content));
         DrawResult r;
         auto s = render(SurfaceFormat::XRGB32, img, 2, 2, &r);
-        if (!r.ok) EXPECT_EQ(pixel(*s, 0, 0), 0u) << "a rejected command draws nothing";
+        if (!r.ok) {
+            EXPECT_EQ(pixel(*s, 0, 0), 0u) << "a rejected command draws nothing";
+        }
         return r.ok;
     };
     EXPECT_TRUE(variant([](Bitmap&) {}));
