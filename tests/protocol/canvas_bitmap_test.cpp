@@ -154,6 +154,35 @@ TEST(CanvasBitmap, BottomUpBitmapsAreFlipped) {
     EXPECT_EQ(pixel(*f, 0, 2), 0x030201u);
 }
 
+TEST(CanvasBitmap, BottomUpDirectFormatsAreFlippedToo) {
+    // 32-bit, 16-bit and alpha-only bitmaps are read in place; bottom-up must still flip.
+    const std::vector<std::vector<std::uint8_t>> rows32 = {{1, 0, 0, 0}, {2, 0, 0, 0}, {3, 0, 0, 0}};
+    for (bool top_down : {true, false}) {
+        auto img = bitmap_image(BitmapFormat::Bit32, 1, 3, rows32, true);
+        auto copy = std::make_shared<Image>(*img);
+        std::get<Bitmap>(copy->content).top_down = top_down;
+        auto s = render(SurfaceFormat::XRGB32, copy, 1, 3);
+        EXPECT_EQ(pixel(*s, 0, 0), top_down ? 1u : 3u);
+        EXPECT_EQ(pixel(*s, 0, 2), top_down ? 3u : 1u);
+    }
+    auto a8 = render(SurfaceFormat::A8, bitmap_image(BitmapFormat::Bit8A, 4, 2, {{1, 2, 3, 4}, {5, 6, 7, 8}}, false),
+                     4, 2);
+    EXPECT_EQ(pixel(*a8, 0, 0), 1u);
+    EXPECT_EQ(pixel(*a8, 3, 1), 8u);
+    auto s16 = render(SurfaceFormat::RGB555, bitmap_image(BitmapFormat::Bit16, 2, 2, {{1, 0, 2, 0}, {3, 0, 4, 0}}, false),
+                      2, 2);
+    EXPECT_EQ(pixel(*s16, 0, 0), 1u);
+    EXPECT_EQ(pixel(*s16, 1, 1), 4u);
+    Rop3 r;
+    r.src_bitmap = bitmap_image(BitmapFormat::Bit32, 1, 2, {{9, 0, 0, 0}, {7, 0, 0, 0}}, false);
+    r.src_area = rect(0, 0, 1, 2);
+    r.rop3 = 0xcc;
+    auto s = make_surface(SurfaceFormat::XRGB32, 1, 2);
+    ASSERT_TRUE(draw(*s, command(rect(0, 0, 1, 2), r), nullptr).ok);
+    EXPECT_EQ(pixel(*s, 0, 0), 9u);
+    EXPECT_EQ(pixel(*s, 0, 1), 7u);
+}
+
 TEST(CanvasBitmap, StridePaddingIsSkipped) {
     auto s = render(SurfaceFormat::XRGB32,
                     bitmap_image(BitmapFormat::Bit8, 2, 2, {{0, 1, 9, 9}, {1, 0, 9, 9}}, true, palette({0x10, 0x20}), 4),
