@@ -295,6 +295,7 @@ void SpiceServer::Impl::worker_send_pipe() {
         d->sent = true;
         ImageContext ctx;
         ctx.cache = &ws.pixmap_cache;
+        ctx.allow_lz = cfg.lz_images;
         auto result = marshal_draw(d->cmd, ctx);
         if (!result.message) {
             log("display: drawable " + std::to_string(d->sequence) + " not sent: " + result.error);
@@ -343,6 +344,7 @@ void SpiceServer::Impl::worker_display_connect(const DisplayClientInit& init) {
         std::vector<std::uint8_t> px(surface->data(),
                                      surface->data() + static_cast<std::size_t>(surface->stride()) * surface->height());
         ImageContext ctx;  // no cache: the connect image is never reused
+        ctx.allow_lz = cfg.lz_images;
         auto msg = marshal_full_surface_copy(id, surface->width(), surface->height(), surface->stride(), px,
                                              (std::uint64_t{0xffff} << 48) | ws.next_surface_image_id++, ctx);
         worker_push_display(std::move(msg));

@@ -40,6 +40,7 @@ struct Conn {
     Clock::time_point created;
     Clock::time_point last_progress;
     bool closing = false;  // flush what is queued, then close
+    bool abort = false;    // close with a reset: the kernel's unsent bytes are discarded too
     ChannelType type = ChannelType::Main;
     LinkMess link;
     bool mini = false;
@@ -122,7 +123,8 @@ private:
     void send_msg(Conn& c, std::uint16_t type, std::span<const std::uint8_t> body);
     void send_link_error(Conn& c, LinkError e, const std::string& why);
     void send_link_result(Conn& c, LinkError e);
-    void drop(Conn& c, const std::string& why, bool violation);
+    // Closes `c`; with `flush` what is queued (an error reply, a link result) goes out first.
+    void drop(Conn& c, const std::string& why, bool violation, bool flush = true);
     void close_now(std::uint64_t id);
     void end_session(const std::string& why);
     void pump_channel_out(Conn& c, ChannelOut& out);
@@ -698,8 +700,14 @@ void Reds::send_link_result(Conn& c, LinkError e) {
     send_raw(c, w.take());
 }
 
-void Reds::drop(Conn& c, const std::string& why, bool violation) {
+void Reds::drop(Conn& c, const std::string& why, bool violation, bool flush) {
     if (c.closing) return;
+    if (!flush) {
+        c.abort = true;
+        c.out.clear();
+        c.out_off = 0;
+        c.out_bytes = 0;
+    }
     impl_.log(std::string("reds: ") + (c.st == LinkState::Data ? channel_name(c.type) : "link") + " connection from " +
               c.peer + " closed: " + why);
     if (violation) impl_.with_stats([](ServerStats& s) { ++s.connections_rejected; });
@@ -760,6 +768,10 @@ void Reds::end_session(const std::string& why) {
 void Reds::close_now(std::uint64_t id) {
     auto it = conns_.find(id);
     if (it == conns_.end()) return;
+    if (it->second->abort) {
+        linger lg{1, 0};
+        ::setsockopt(it->second->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
     ::close(it->second->fd);
     conns_.erase(it);
 }
@@ -859,18 +871,18 @@ void Reds::timers(Conn& c) {
         return;
     }
     if (c.out_bytes > impl_.cfg.max_out_bytes) {
-        drop(c, "output backlog over " + std::to_string(impl_.cfg.max_out_bytes) + " bytes", true);
+        drop(c, "output backlog over " + std::to_string(impl_.cfg.max_out_bytes) + " bytes", true, false);
         return;
     }
     if (c.out_bytes > 0 && now - c.last_progress > impl_.cfg.stall_timeout) {
         drop(c, "client does not read (no progress for " +
                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(impl_.cfg.stall_timeout).count()) +
                     " ms)",
-             true);
+             true, false);
         return;
     }
     if (c.ack_blocked_since != Clock::time_point{} && now - c.ack_blocked_since > impl_.cfg.stall_timeout) {
-        drop(c, "client does not acknowledge messages", true);
+        drop(c, "client does not acknowledge messages", true, false);
         return;
     }
     if (c.type == ChannelType::Display && !c.display_inited && now - c.created > impl_.cfg.display_init_timeout) {
@@ -879,7 +891,7 @@ void Reds::timers(Conn& c) {
     }
     if (c.type == ChannelType::Main) {
         if (c.ping_outstanding && now - c.ping_sent > impl_.cfg.stall_timeout + impl_.cfg.ping_interval) {
-            drop(c, "no PONG", true);
+            drop(c, "no PONG", true, false);
             return;
         }
         if (!c.ping_outstanding && now - c.last_ping >= impl_.cfg.ping_interval) {

@@ -46,6 +46,7 @@ struct ServerConfig {
     std::size_t channel_out_limit = 32;       // worker messages queued per channel for the I/O thread
     std::size_t max_pending_drawables = 1024; // unrendered drawables before the worker renders some
     std::uint32_t ack_window = 20;
+    bool lz_images = true;                    // false: every image as BITMAP (image-compression=off)
     std::chrono::milliseconds stall_timeout{10000};
     std::chrono::milliseconds display_init_timeout{30000};
     std::chrono::milliseconds link_timeout{10000};
