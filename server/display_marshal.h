@@ -1,0 +1,81 @@
+// Marshalling of display and cursor channel messages (spice-protocol.md §5 and §6).
+//
+// Theory of operation: each owned proto:: draw command becomes exactly one SPICE message:
+// DisplayBase (surface, box, clip) followed by the operation's fixed fields. Pointer fields
+// are body offsets; their targets (images, paths, strings, palettes) are appended after the
+// fixed part in pointer order, as spice-server does. Images are written by write_image(),
+// which picks the encoding per image (LZ_RGB when the bitmap is 24/32-bit, big enough and the
+// LZ stream is smaller; BITMAP otherwise), passes SURFACE references and guest-compressed
+// payloads through, and consults the client's pixmap cache (FROM_CACHE on a hit, CACHE_ME on
+// a successful insert, evictions collected for an INVAL_LIST). Commands the wire cannot
+// carry (an image without content) yield an error value.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/display_interface.h"
+#include "protocol/draw.h"
+#include "server/pixmap_cache.h"
+
+namespace qxlbox::server {
+
+struct OutMessage {
+    std::uint16_t type = 0;
+    std::vector<std::uint8_t> body;
+};
+
+struct ImageStats {
+    std::uint64_t bitmap = 0;
+    std::uint64_t lz = 0;
+    std::uint64_t from_cache = 0;
+    std::uint64_t passthrough = 0;
+};
+
+struct ImageContext {
+    PixmapCache* cache = nullptr;         // null: never cache
+    std::vector<std::uint64_t> evicted;   // filled by write_image; send INVAL_LIST first
+    bool allow_lz = true;
+    ImageStats stats;
+};
+
+// Smallest image (pixels) worth compressing.
+inline constexpr std::uint64_t kLzMinPixels = 64;
+
+struct MarshalResult {
+    std::optional<OutMessage> message;
+    std::string error;
+};
+
+MarshalResult marshal_draw(const proto::DrawCommand& cmd, ImageContext& images);
+OutMessage marshal_surface_create(const proto::SurfaceCreate& create);
+OutMessage marshal_surface_destroy(std::uint32_t surface_id);
+OutMessage marshal_inval_list(const std::vector<std::uint64_t>& ids);
+OutMessage marshal_monitors_config(const proto::MonitorsConfig& config);
+// The whole-surface DRAW_COPY sent on connect: top-down rows at `stride`, xRGB32.
+OutMessage marshal_full_surface_copy(std::uint32_t surface_id, std::uint32_t width, std::uint32_t height,
+                                     std::uint32_t stride, const std::vector<std::uint8_t>& pixels,
+                                     std::uint64_t image_id, ImageContext& images);
+
+// Cursor: the SpiceCursor structure (flags, header, data); `cache` decides CACHE_ME/FROM_CACHE.
+class CursorCache;
+void write_cursor(std::vector<std::uint8_t>& body, const proto::CursorShapePtr& shape, CursorCache* cache,
+                  std::vector<std::uint64_t>& evicted);
+
+// Cursor shape cache mirror: a fixed number of entries, LRU, INVAL_ONE on eviction.
+class CursorCache {
+public:
+    explicit CursorCache(std::size_t max_entries = 64) : max_entries_(max_entries) {}
+    bool lookup(std::uint64_t unique);
+    void insert(std::uint64_t unique, std::vector<std::uint64_t>& evicted);
+    void clear() { order_.clear(); }
+    std::size_t size() const { return order_.size(); }
+
+private:
+    std::size_t max_entries_;
+    std::vector<std::uint64_t> order_;  // back = most recent
+};
+
+}  // namespace qxlbox::server

@@ -1,0 +1,438 @@
+// The display worker thread: surfaces, display tree, client pipe, caches and rendering.
+#include <algorithm>
+#include <cstring>
+
+#include "server/byte_io.h"
+#include "server/server_impl.h"
+#include "server/spice_constants.h"
+
+namespace qxlbox::server {
+namespace {
+
+namespace dm = spice::display_msg;
+namespace cm = spice::cursor_msg;
+
+class RenderResolver final : public proto::SurfaceResolver {
+public:
+    RenderResolver(SpiceServer::Impl& impl, int depth) : impl_(impl), depth_(depth) {}
+    proto::Surface* find_surface(std::uint32_t surface_id) override {
+        auto it = cache_.find(surface_id);
+        if (it != cache_.end()) return it->second.get();
+        // Another surface's current content, drawn but not consumed: the source as the
+        // client sees it.
+        auto s = depth_ < 4 ? impl_.worker_render(surface_id, false, nullptr, depth_ + 1) : nullptr;
+        auto* raw = s.get();
+        cache_[surface_id] = std::move(s);
+        return raw;
+    }
+
+private:
+    SpiceServer::Impl& impl_;
+    int depth_;
+    std::map<std::uint32_t, std::unique_ptr<proto::Surface>> cache_;
+};
+
+proto::SurfacePixels pixels_of(const proto::Surface& s, const proto::Rect& area) {
+    proto::SurfacePixels out;
+    out.format = s.format();
+    out.area = area;
+    unsigned bpp = proto::surface_format_bpp(s.format());
+    std::size_t row_bytes = (static_cast<std::size_t>(area.width()) * bpp + 7) / 8;
+    out.stride = static_cast<std::uint32_t>((row_bytes + 3) & ~std::size_t{3});
+    out.data.assign(static_cast<std::size_t>(out.stride) * static_cast<std::size_t>(area.height()), 0);
+    std::size_t x_off = static_cast<std::size_t>(area.left) * bpp / 8;
+    for (std::int32_t y = 0; y < area.height(); ++y) {
+        const std::uint8_t* src = s.data() + static_cast<std::size_t>(area.top + y) * s.stride() + x_off;
+        std::memcpy(out.data.data() + static_cast<std::size_t>(y) * out.stride, src, row_bytes);
+    }
+    return out;
+}
+
+}  // namespace
+
+void SpiceServer::Impl::worker_main() {
+    while (!stopping.load()) {
+        bool take_bounded = !worker_pipe_full();
+        auto item = dispatcher.pop(std::chrono::milliseconds(5), take_bounded);
+        if (item) {
+            worker_handle(*item);
+            if (dispatcher.take_wakeup()) {
+                if (auto* dev = current_device()) dev->wakeup();
+            }
+        }
+        worker_send_pipe();
+    }
+}
+
+bool SpiceServer::Impl::worker_pipe_full() const {
+    return ws.display_generation != 0 && ws.pipe.size() >= cfg.pipe_limit;
+}
+
+void SpiceServer::Impl::worker_handle(WorkerItem& item) {
+    std::visit(
+        [&](auto& v) {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, proto::DisplayCommand>) {
+                worker_display_command(v);
+            } else if constexpr (std::is_same_v<T, proto::CursorCommand>) {
+                worker_cursor_command(v);
+            } else if constexpr (std::is_same_v<T, std::shared_ptr<UpdateAreaRequest>>) {
+                auto sit = ws.surfaces.find(v->surface_id);
+                if (sit == ws.surfaces.end()) {
+                    v->done.set_value(std::nullopt);
+                    return;
+                }
+                proto::Rect bounds{0, 0, static_cast<std::int32_t>(sit->second.height),
+                                   static_cast<std::int32_t>(sit->second.width)};
+                proto::Rect area = rect_intersect(v->area, bounds);
+                proto::Rect touched;
+                auto surface = worker_render(v->surface_id, true, &touched, 0);
+                if (!surface) {
+                    v->done.set_value(std::nullopt);
+                    return;
+                }
+                // Drawables reaching outside the requested area are rendered whole; their
+                // outside part goes back to guest memory too, or it would be lost.
+                proto::Rect outside = rect_intersect(rect_union(touched, area), bounds);
+                if (!rect_contains(area, outside)) {
+                    if (auto* dev = current_device()) dev->write_surface_area(v->surface_id, pixels_of(*surface, outside));
+                }
+                if (area.empty()) {
+                    proto::SurfacePixels empty;
+                    empty.format = surface->format();
+                    empty.area = area;
+                    v->done.set_value(empty);
+                } else {
+                    v->done.set_value(pixels_of(*surface, area));
+                }
+            } else if constexpr (std::is_same_v<T, std::shared_ptr<SyncRequest>>) {
+                switch (v->kind) {
+                    case SyncRequest::Kind::Flush: {
+                        std::vector<std::uint32_t> ids;
+                        for (const auto& [id, s] : ws.surfaces) ids.push_back(id);
+                        for (auto id : ids) worker_flush_surface(id);
+                        break;
+                    }
+                    case SyncRequest::Kind::Oom: {
+                        std::vector<std::uint32_t> ids;
+                        for (const auto& [id, s] : ws.surfaces) ids.push_back(id);
+                        for (auto id : ids) worker_flush_surface(id);
+                        break;
+                    }
+                    case SyncRequest::Kind::Reset:
+                    case SyncRequest::Kind::Detach:
+                        worker_drop_all();
+                        if (ws.display_generation != 0) {
+                            worker_push_display(OutMessage{dm::kReset, {}});
+                        }
+                        if (ws.cursor_generation != 0) worker_push_cursor(OutMessage{cm::kReset, {}});
+                        break;
+                }
+                v->done.set_value();
+            } else if constexpr (std::is_same_v<T, MonitorsUpdate>) {
+                ws.monitors = v.config;
+                if (ws.display_generation != 0 && ws.monitors_cap) {
+                    ws.pipe.push_back(marshal_monitors_config(v.config));
+                }
+            } else if constexpr (std::is_same_v<T, DisplayClientInit>) {
+                worker_display_connect(v);
+            } else if constexpr (std::is_same_v<T, CursorClientInit>) {
+                worker_cursor_connect(v);
+            } else if constexpr (std::is_same_v<T, ClientGone>) {
+                if (v.display && v.generation == ws.display_generation) {
+                    ws.display_generation = 0;
+                    ws.pipe.clear();
+                    ws.pixmap_cache.clear();
+                    with_stats([](ServerStats& s) { s.display_client = false; });
+                } else if (!v.display && v.generation == ws.cursor_generation) {
+                    ws.cursor_generation = 0;
+                    ws.cursor_cache.clear();
+                }
+            }
+        },
+        item);
+}
+
+void SpiceServer::Impl::worker_drop_all() {
+    ws.tree.clear();
+    ws.pipe.clear();
+    ws.pixmap_cache.clear();
+    ws.surfaces.clear();
+    ws.cursor = proto::CursorSet{};
+    ws.cursor_set = false;
+    ws.cursor_cache.clear();
+}
+
+void SpiceServer::Impl::worker_display_command(proto::DisplayCommand& cmd) {
+    if (auto* draw = std::get_if<proto::DrawCommand>(&cmd.body)) {
+        if (ws.surfaces.count(draw->surface_id) == 0) {
+            log("display: draw on unknown surface " + std::to_string(draw->surface_id) + " dropped");
+            return;
+        }
+        auto d = std::make_shared<Drawable>();
+        d->sequence = cmd.sequence;
+        d->cmd = std::move(*draw);
+        d->release = std::move(cmd.release);
+        if (ws.display_generation != 0) ws.pipe.push_back(d);
+        std::size_t dropped = ws.tree.add(d);
+        if (dropped > 0) with_stats([&](ServerStats& s) { s.draws_dropped += dropped; });
+        if (ws.tree.total() > cfg.max_pending_drawables) worker_flush_surface(d->cmd.surface_id);
+    } else if (auto* create = std::get_if<proto::SurfaceCreate>(&cmd.body)) {
+        if (ws.surfaces.count(create->surface_id) != 0) {
+            log("display: surface " + std::to_string(create->surface_id) + " created twice; replaced");
+            ws.tree.clear_surface(create->surface_id);
+            if (ws.display_generation != 0) ws.pipe.push_back(marshal_surface_destroy(create->surface_id));
+        }
+        ws.surfaces[create->surface_id] = *create;
+        if (ws.display_generation != 0) {
+            ws.pipe.push_back(marshal_surface_create(*create));
+            // A new primary gets a MARK once it exists, as on connect (§10a, §10b).
+            if (create->primary) ws.pipe.push_back(OutMessage{dm::kMark, {}});
+        }
+    } else if (auto* destroy = std::get_if<proto::SurfaceDestroy>(&cmd.body)) {
+        if (ws.surfaces.erase(destroy->surface_id) == 0) {
+            log("display: destroy of unknown surface " + std::to_string(destroy->surface_id) + " ignored");
+            return;
+        }
+        ws.tree.clear_surface(destroy->surface_id);
+        if (ws.display_generation != 0) ws.pipe.push_back(marshal_surface_destroy(destroy->surface_id));
+    }
+    // UpdateCommand and MessageCommand are legacy/tracing only.
+}
+
+void SpiceServer::Impl::worker_flush_surface(std::uint32_t surface_id) {
+    const auto* list = ws.tree.find(surface_id);
+    if (!list || list->empty()) return;
+    proto::Rect touched;
+    auto surface = worker_render(surface_id, true, &touched, 0);
+    if (!surface || touched.empty()) return;
+    proto::Rect bounds{0, 0, static_cast<std::int32_t>(surface->height()), static_cast<std::int32_t>(surface->width())};
+    touched = rect_intersect(touched, bounds);
+    if (touched.empty()) return;
+    if (auto* dev = current_device()) dev->write_surface_area(surface_id, pixels_of(*surface, touched));
+}
+
+std::unique_ptr<proto::Surface> SpiceServer::Impl::worker_render(std::uint32_t surface_id, bool consume,
+                                                                 proto::Rect* touched, int depth) {
+    auto sit = ws.surfaces.find(surface_id);
+    if (sit == ws.surfaces.end()) return nullptr;
+    const auto& info = sit->second;
+    auto surface = proto::Surface::create(info.format, info.width, info.height);
+    if (!surface) return nullptr;
+    auto* dev = current_device();
+    if (dev) {
+        if (auto px = dev->read_surface(surface_id)) {
+            unsigned bpp = proto::surface_format_bpp(info.format);
+            std::size_t row_bytes = (static_cast<std::size_t>(info.width) * bpp + 7) / 8;
+            std::int32_t rows = std::min<std::int32_t>(px->area.height(), static_cast<std::int32_t>(info.height));
+            std::size_t copy = std::min<std::size_t>(row_bytes, px->stride);
+            if (px->format == info.format && px->area.top == 0 && px->area.left == 0) {
+                for (std::int32_t y = 0; y < rows; ++y) {
+                    std::size_t off = static_cast<std::size_t>(y) * px->stride;
+                    if (off + copy > px->data.size()) break;
+                    std::memcpy(surface->data() + static_cast<std::size_t>(y) * surface->stride(),
+                                px->data.data() + off, std::min<std::size_t>(copy, surface->stride()));
+                }
+            }
+        }
+    }
+    auto& list = ws.tree.pending(surface_id);
+    RenderResolver resolver(*this, depth);
+    proto::Rect box;
+    for (const auto& d : list) {
+        auto r = proto::draw(*surface, d->cmd, &resolver);
+        if (!r.ok) log("display: render of drawable " + std::to_string(d->sequence) + " failed: " + r.error);
+        box = rect_union(box, d->cmd.bbox);
+    }
+    if (touched) *touched = box;
+    if (consume) list.clear();
+    return surface;
+}
+
+void SpiceServer::Impl::worker_push_display(OutMessage msg) {
+    {
+        std::lock_guard lock(display_out.m);
+        if (display_out.generation != ws.display_generation) return;
+        display_out.q.push_back(std::move(msg));
+    }
+    wake_io();
+}
+
+void SpiceServer::Impl::worker_push_cursor(OutMessage msg) {
+    {
+        std::lock_guard lock(cursor_out.m);
+        if (cursor_out.generation != ws.cursor_generation) return;
+        if (cursor_out.q.size() >= kMaxCursorBacklog) {
+            // The client is not taking cursor updates; the I/O thread drops it.
+            cursor_overflow.store(true);
+            return;
+        }
+        cursor_out.q.push_back(std::move(msg));
+    }
+    wake_io();
+}
+
+void SpiceServer::Impl::worker_send_pipe() {
+    if (ws.display_generation == 0) return;
+    while (!ws.pipe.empty()) {
+        {
+            std::lock_guard lock(display_out.m);
+            if (display_out.generation != ws.display_generation) {
+                // The I/O thread has dropped this client; its ClientGone is on the way.
+                ws.pipe.clear();
+                return;
+            }
+            if (display_out.q.size() >= cfg.channel_out_limit) return;
+        }
+        PipeItem item = std::move(ws.pipe.front());
+        ws.pipe.pop_front();
+        if (auto* msg = std::get_if<OutMessage>(&item)) {
+            worker_push_display(std::move(*msg));
+            continue;
+        }
+        auto& d = std::get<DrawablePtr>(item);
+        if (d->sent || d->dropped) continue;  // included in a connect image, or hidden
+        d->sent = true;
+        ImageContext ctx;
+        ctx.cache = &ws.pixmap_cache;
+        ctx.allow_lz = cfg.lz_images;
+        auto result = marshal_draw(d->cmd, ctx);
+        if (!result.message) {
+            log("display: drawable " + std::to_string(d->sequence) + " not sent: " + result.error);
+            continue;
+        }
+        if (!ctx.evicted.empty()) worker_push_display(marshal_inval_list(ctx.evicted));
+        worker_push_display(std::move(*result.message));
+        with_stats([&](ServerStats& s) {
+            ++s.draws_sent;
+            s.images_bitmap += ctx.stats.bitmap;
+            s.images_lz += ctx.stats.lz;
+            s.images_from_cache += ctx.stats.from_cache;
+            s.cache_evictions += ctx.evicted.size();
+        });
+    }
+}
+
+void SpiceServer::Impl::worker_display_connect(const DisplayClientInit& init) {
+    {
+        std::lock_guard lock(display_out.m);
+        if (display_out.generation != init.generation) return;  // already gone
+    }
+    ws.display_generation = init.generation;
+    ws.monitors_cap = init.monitors_config_cap;
+    ws.pipe.clear();
+    ws.pixmap_cache = PixmapCache(init.cache_pixels);
+    // spice-server's connect order (§5): palettes reset, surfaces, their images, monitors, MARK.
+    worker_push_display(OutMessage{dm::kInvalAllPalettes, {}});
+    std::vector<std::uint32_t> order;
+    for (const auto& [id, s] : ws.surfaces)
+        if (s.primary) order.push_back(id);
+    for (const auto& [id, s] : ws.surfaces)
+        if (!s.primary) order.push_back(id);
+    for (auto id : order) worker_push_display(marshal_surface_create(ws.surfaces[id]));
+    std::optional<std::uint32_t> primary;
+    for (auto id : order) {
+        const auto& info = ws.surfaces[id];
+        if (info.primary && !primary) primary = id;
+        auto surface = worker_render(id, false, nullptr, 0);
+        if (!surface) continue;
+        // The connect image is lossless xRGB32; spice-gtk only handles 32-bit primaries.
+        if (info.format != proto::SurfaceFormat::XRGB32 && info.format != proto::SurfaceFormat::ARGB32) {
+            log("display: surface " + std::to_string(id) + " format not sent as an image on connect");
+            continue;
+        }
+        std::vector<std::uint8_t> px(surface->data(),
+                                     surface->data() + static_cast<std::size_t>(surface->stride()) * surface->height());
+        ImageContext ctx;  // no cache: the connect image is never reused
+        ctx.allow_lz = cfg.lz_images;
+        auto msg = marshal_full_surface_copy(id, surface->width(), surface->height(), surface->stride(), px,
+                                             (std::uint64_t{0xffff} << 48) | ws.next_surface_image_id++, ctx);
+        worker_push_display(std::move(msg));
+        with_stats([&](ServerStats& s) {
+            s.images_bitmap += ctx.stats.bitmap;
+            s.images_lz += ctx.stats.lz;
+        });
+        for (auto& d : ws.tree.pending(id)) d->sent = true;
+    }
+    if (primary && init.monitors_config_cap) {
+        proto::MonitorsConfig mc;
+        if (ws.monitors && !ws.monitors->heads.empty()) {
+            mc = *ws.monitors;
+        } else {
+            const auto& p = ws.surfaces[*primary];
+            mc.max_allowed = 1;
+            mc.heads.push_back(proto::MonitorHead{0, *primary, p.width, p.height, 0, 0, 0});
+        }
+        worker_push_display(marshal_monitors_config(mc));
+    }
+    if (primary) {
+        worker_push_display(OutMessage{dm::kMark, {}});
+        with_stats([](ServerStats& s) { ++s.marks_sent; });
+    }
+    with_stats([](ServerStats& s) { s.display_client = true; });
+}
+
+void SpiceServer::Impl::worker_cursor_connect(const CursorClientInit& init) {
+    {
+        std::lock_guard lock(cursor_out.m);
+        if (cursor_out.generation != init.generation) return;
+    }
+    ws.cursor_generation = init.generation;
+    ws.cursor_cache.clear();
+    ByteWriter w;
+    w.i16(ws.cursor.position.x);
+    w.i16(ws.cursor.position.y);
+    w.u16(ws.trail.length);
+    w.u16(ws.trail.frequency);
+    w.u8(ws.cursor_set && ws.cursor.visible ? 1 : 0);
+    std::vector<std::uint64_t> evicted;
+    auto body = w.take();
+    write_cursor(body, ws.cursor_set ? ws.cursor.shape : nullptr, &ws.cursor_cache, evicted);
+    worker_push_cursor(OutMessage{cm::kInit, std::move(body)});
+}
+
+void SpiceServer::Impl::worker_cursor_command(proto::CursorCommand& cmd) {
+    std::visit(
+        [&](auto& op) {
+            using T = std::decay_t<decltype(op)>;
+            if constexpr (std::is_same_v<T, proto::CursorSet>) {
+                ws.cursor = op;
+                ws.cursor_set = true;
+                if (ws.cursor_generation == 0) return;
+                ByteWriter w;
+                w.i16(op.position.x);
+                w.i16(op.position.y);
+                w.u8(op.visible ? 1 : 0);
+                std::vector<std::uint64_t> evicted;
+                auto body = w.take();
+                write_cursor(body, op.shape, &ws.cursor_cache, evicted);
+                for (auto id : evicted) {
+                    ByteWriter iw;
+                    iw.u64(id);
+                    worker_push_cursor(OutMessage{cm::kInvalOne, iw.take()});
+                }
+                worker_push_cursor(OutMessage{cm::kSet, std::move(body)});
+            } else if constexpr (std::is_same_v<T, proto::CursorMove>) {
+                ws.cursor.position = op.position;
+                ws.cursor.visible = true;
+                if (ws.cursor_generation == 0) return;
+                ByteWriter w;
+                w.i16(op.position.x);
+                w.i16(op.position.y);
+                worker_push_cursor(OutMessage{cm::kMove, w.take()});
+            } else if constexpr (std::is_same_v<T, proto::CursorHide>) {
+                ws.cursor.visible = false;
+                if (ws.cursor_generation != 0) worker_push_cursor(OutMessage{cm::kHide, {}});
+            } else if constexpr (std::is_same_v<T, proto::CursorTrail>) {
+                ws.trail = op;
+                if (ws.cursor_generation == 0) return;
+                ByteWriter w;
+                w.u16(op.length);
+                w.u16(op.frequency);
+                worker_push_cursor(OutMessage{cm::kTrail, w.take()});
+            }
+        },
+        cmd.op);
+}
+
+}  // namespace qxlbox::server

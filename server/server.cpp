@@ -1,1 +1,0 @@
-// Anchor for the server/ library until the SPICE server lands.

@@ -1,0 +1,349 @@
+// Protocol behaviour of a whole session, seen by a raw client over a real socket.
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <thread>
+
+#include "server/byte_io.h"
+#include "server/spice_constants.h"
+#include "tests/server/server_test_support.h"
+
+namespace qxlbox::server {
+namespace {
+
+using namespace std::chrono_literals;
+using test::FakeDevice;
+using test::RawClient;
+using test::rect_ltrb;
+
+std::vector<std::uint32_t> caps(std::initializer_list<unsigned> bits) {
+    std::vector<std::uint32_t> w;
+    for (auto b : bits) set_cap(w, b);
+    return w;
+}
+
+TEST(MainChannel, InitCarriesSessionMouseModesTokensAndRamHint) {
+    FakeDevice dev;
+    auto s = test::start_server();
+    ASSERT_TRUE(s.server);
+    s.server->attach(dev, proto::DeviceInfo{1, 32u << 20, "t"});
+    RawClient main;
+    ASSERT_TRUE(main.connect(s.server->port()));
+    ASSERT_EQ(main.link(spice::ChannelType::Main, 0, "", caps({spice::kMainCapNameAndUuid})), 0u);
+    auto init = main.wait_msg(spice::main_msg::kInit, 5s);
+    ASSERT_TRUE(init);
+    ASSERT_EQ(init->body.size(), 32u);
+    ByteReader r(init->body);
+    EXPECT_NE(r.u32(), 0u);  // session id
+    EXPECT_EQ(r.u32(), 1u);  // display channels
+    EXPECT_EQ(r.u32(), spice::kMouseModeServer);
+    EXPECT_EQ(r.u32(), spice::kMouseModeServer);
+    EXPECT_EQ(r.u32(), 0u);  // no agent
+    EXPECT_EQ(r.u32(), 10u);
+    r.u32();
+    EXPECT_EQ(r.u32(), 32u << 20);
+    auto name = main.read_msg(5s);
+    ASSERT_TRUE(name);
+    EXPECT_EQ(name->type, spice::main_msg::kName);
+    auto uuid = main.read_msg(5s);
+    ASSERT_TRUE(uuid);
+    EXPECT_EQ(uuid->type, spice::main_msg::kUuid);
+    EXPECT_EQ(uuid->body.size(), 16u);
+}
+
+TEST(MainChannel, AttachChannelsListsDisplayCursorInputs) {
+    auto s = test::start_server();
+    ASSERT_TRUE(s.server);
+    RawClient main;
+    ASSERT_NE(test::open_session(main, s.server->port()), 0u);
+    ASSERT_TRUE(main.send_msg(spice::main_msgc::kAttachChannels, {}));
+    auto list = main.wait_msg(spice::main_msg::kChannelsList, 5s);
+    ASSERT_TRUE(list);
+    EXPECT_EQ(list->body, (std::vector<std::uint8_t>{3, 0, 0, 0, 2, 0, 4, 0, 3, 0}));
+}
+
+TEST(MainChannel, PingIsAnsweredAndClientModeNeedsAnAgent) {
+    auto s = test::start_server();
+    ASSERT_TRUE(s.server);
+    RawClient main;
+    ASSERT_NE(test::open_session(main, s.server->port()), 0u);
+    auto ping = main.wait_msg(spice::msg::kPing, 5s);
+    ASSERT_TRUE(ping);
+    ASSERT_GE(ping->body.size(), 12u);
+    ASSERT_TRUE(main.send_msg(spice::msgc::kPong, std::vector<std::uint8_t>(ping->body.begin(), ping->body.begin() + 12)));
+    ByteWriter w;
+    w.u16(spice::kMouseModeClient);
+    ASSERT_TRUE(main.send_msg(spice::main_msgc::kMouseModeRequest, w.take()));
+    auto mode = main.wait_msg(spice::main_msg::kMouseMode, 5s);
+    ASSERT_TRUE(mode);
+    EXPECT_EQ(mode->body, (std::vector<std::uint8_t>{1, 0, 1, 0}));  // server mode only, still server
+    for (int i = 0; i < 100 && s.server->stats().pongs == 0; ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(s.server->stats().pongs, 1u);
+    s.server->agent_connected(true);
+    auto connected = main.wait_msg(spice::main_msg::kAgentConnected, 5s);
+    ASSERT_TRUE(connected);
+    ByteWriter w2;
+    w2.u16(spice::kMouseModeClient);
+    ASSERT_TRUE(main.send_msg(spice::main_msgc::kMouseModeRequest, w2.take()));
+    // The agent's arrival itself announced {client+server, server}; the request's answer follows.
+    auto announced = main.wait_msg(spice::main_msg::kMouseMode, 5s);
+    ASSERT_TRUE(announced);
+    EXPECT_EQ(announced->body, (std::vector<std::uint8_t>{3, 0, 1, 0}));
+    auto mode2 = main.wait_msg(spice::main_msg::kMouseMode, 5s);
+    ASSERT_TRUE(mode2);
+    EXPECT_EQ(mode2->body, (std::vector<std::uint8_t>{3, 0, 2, 0}));
+}
+
+class RecordingAgent final : public AgentPort {
+public:
+    bool to_agent(std::span<const std::uint8_t> bytes) override {
+        std::lock_guard lock(m);
+        got.insert(got.end(), bytes.begin(), bytes.end());
+        ++chunks;
+        return true;
+    }
+    std::mutex m;
+    std::vector<std::uint8_t> got;
+    int chunks = 0;
+};
+
+TEST(MainChannel, AgentDataFlowsBothWaysWithTokens) {
+    auto s = test::start_server();
+    ASSERT_TRUE(s.server);
+    RecordingAgent agent;
+    s.server->set_agent_port(&agent);
+    s.server->agent_connected(true);
+    RawClient main;
+    ASSERT_NE(test::open_session(main, s.server->port()), 0u);
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(main.send_msg(spice::main_msgc::kAgentData, {1, 2, 3}));
+    auto token = main.wait_msg(spice::main_msg::kAgentToken, 5s);
+    ASSERT_TRUE(token);
+    EXPECT_EQ(token->body, (std::vector<std::uint8_t>{5, 0, 0, 0}));
+    {
+        std::lock_guard lock(agent.m);
+        EXPECT_EQ(agent.chunks, 5);
+    }
+    // Guest-to-client data waits for the client's AGENT_START tokens, then arrives in chunks.
+    std::vector<std::uint8_t> big(3000, 0x5a);
+    s.server->agent_to_client(big);
+    ByteWriter start;
+    start.u32(1);
+    ASSERT_TRUE(main.send_msg(spice::main_msgc::kAgentStart, start.take()));
+    auto data = main.wait_msg(spice::main_msg::kAgentData, 5s);
+    ASSERT_TRUE(data);
+    EXPECT_EQ(data->body.size(), 2048u);
+    EXPECT_FALSE(main.wait_msg(spice::main_msg::kAgentData, 300ms));  // out of tokens
+    ByteWriter more;
+    more.u32(1);
+    ASSERT_TRUE(main.send_msg(spice::main_msgc::kAgentToken, more.take()));
+    auto rest = main.wait_msg(spice::main_msg::kAgentData, 5s);
+    ASSERT_TRUE(rest);
+    EXPECT_EQ(rest->body.size(), 3000u - 2048u);
+}
+
+TEST(DisplayChannel, ConnectSendsSurfaceImageMonitorsAndMarkInOrder) {
+    FakeDevice dev;
+    auto s = test::start_server();
+    ASSERT_TRUE(s.server);
+    s.server->attach(dev, proto::DeviceInfo{});
+    dev.create_surface(*s.server, 0, 32, 16, true);
+    ASSERT_TRUE(dev.push(*s.server, test::draw_cmd(test::solid_fill(0, rect_ltrb(0, 0, 8, 8), 0xff0000))));
+    RawClient main;
+    auto sid = test::open_session(main, s.server->port());
+    ASSERT_NE(sid, 0u);
+    RawClient display;
+    ASSERT_TRUE(display.connect(s.server->port()));
+    ASSERT_EQ(display.link(spice::ChannelType::Display, sid, "", caps({spice::kDisplayCapMonitorsConfig})), 0u);
+    auto set_ack = display.read_msg(5s);
+    ASSERT_TRUE(set_ack);
+    EXPECT_EQ(set_ack->type, spice::msg::kSetAck);
+    ByteWriter init;
+    init.u8(1);
+    init.u64(1000);
+    init.u8(1);
+    init.u32(0);
+    ASSERT_TRUE(display.send_msg(spice::display_msgc::kInit, init.take()));
+    std::vector<std::uint16_t> types;
+    for (int i = 0; i < 5; ++i) {
+        auto m = display.read_msg(5s);
+        ASSERT_TRUE(m);
+        types.push_back(m->type);
+        if (m->type == spice::display_msg::kDrawCopy) {
+            ByteReader r(m->body);
+            EXPECT_EQ(r.u32(), 0u);  // surface 0
+            EXPECT_EQ(r.i32(), 0);
+            EXPECT_EQ(r.i32(), 0);
+            EXPECT_EQ(r.i32(), 16);
+            EXPECT_EQ(r.i32(), 32);
+        }
+    }
+    EXPECT_EQ(types, (std::vector<std::uint16_t>{108, 314, 304, 317, 102}));
+    // A later draw arrives as its own message.
+    ASSERT_TRUE(dev.push(*s.server, test::draw_cmd(test::solid_fill(0, rect_ltrb(1, 1, 3, 3), 0x00ff00))));
+    auto fill = display.read_msg(5s);
+    ASSERT_TRUE(fill);
+    EXPECT_EQ(fill->type, spice::display_msg::kDrawFill);
+}
+
+TEST(DisplayChannel, ClientWithoutMonitorsCapGetsNoMonitorsConfig) {
+    FakeDevice dev;
+    auto s = test::start_server();
+    ASSERT_TRUE(s.server);
+    s.server->attach(dev, proto::DeviceInfo{});
+    dev.create_surface(*s.server, 0, 8, 8, true);
+    RawClient main;
+    auto sid = test::open_session(main, s.server->port());
+    RawClient display;
+    ASSERT_TRUE(display.connect(s.server->port()));
+    ASSERT_EQ(display.link(spice::ChannelType::Display, sid, ""), 0u);
+    ASSERT_TRUE(display.send_msg(spice::display_msgc::kInit, std::vector<std::uint8_t>(14, 0)));
+    std::vector<std::uint16_t> types;
+    for (int i = 0; i < 5; ++i) {
+        auto m = display.read_msg(5s);
+        ASSERT_TRUE(m);
+        types.push_back(m->type);
+    }
+    EXPECT_EQ(types, (std::vector<std::uint16_t>{3, 108, 314, 304, 102}));
+}
+
+TEST(Session, NewMainConnectionReplacesTheOldSession) {
+    auto s = test::start_server();
+    ASSERT_TRUE(s.server);
+    RawClient first;
+    auto sid1 = test::open_session(first, s.server->port());
+    ASSERT_NE(sid1, 0u);
+    RawClient second;
+    auto sid2 = test::open_session(second, s.server->port());
+    ASSERT_NE(sid2, 0u);
+    EXPECT_NE(sid1, sid2);
+    EXPECT_TRUE(first.wait_msg(spice::msg::kNotify, 5s));
+    EXPECT_TRUE(first.wait_closed(5s));
+    // The old session id no longer links channels; the new one does.
+    RawClient stale;
+    ASSERT_TRUE(stale.connect(s.server->port()));
+    EXPECT_EQ(stale.link(spice::ChannelType::Inputs, sid1, ""), 8u);
+    RawClient inputs;
+    ASSERT_TRUE(inputs.connect(s.server->port()));
+    EXPECT_EQ(inputs.link(spice::ChannelType::Inputs, sid2, ""), 0u);
+}
+
+class RecordingSink final : public InputSink {
+public:
+    void key_scancodes(std::span<const std::uint8_t> b) override {
+        std::lock_guard lock(m);
+        keys.insert(keys.end(), b.begin(), b.end());
+    }
+    void key_modifiers(std::uint16_t) override {}
+    void mouse_motion(std::int32_t dx, std::int32_t, std::uint16_t) override {
+        std::lock_guard lock(m);
+        motion_dx += dx;
+    }
+    void mouse_position(std::uint32_t, std::uint32_t, std::uint16_t, std::uint8_t) override {}
+    void mouse_button(std::uint8_t button, bool pressed, std::uint16_t) override {
+        std::lock_guard lock(m);
+        buttons.push_back(pressed ? button : static_cast<std::uint8_t>(0x80 | button));
+    }
+    std::mutex m;
+    std::vector<std::uint8_t> keys;
+    std::vector<std::uint8_t> buttons;
+    std::int32_t motion_dx = 0;
+};
+
+TEST(InputsChannel, KeysAndMouseReachTheSinkAndMotionIsAckedEveryFour) {
+    auto s = test::start_server();
+    ASSERT_TRUE(s.server);
+    RecordingSink sink;
+    s.server->set_input_sink(&sink);
+    RawClient main;
+    auto sid = test::open_session(main, s.server->port());
+    RawClient inputs;
+    ASSERT_TRUE(inputs.connect(s.server->port()));
+    ASSERT_EQ(inputs.link(spice::ChannelType::Inputs, sid, ""), 0u);
+    auto init = inputs.read_msg(5s);
+    ASSERT_TRUE(init);
+    EXPECT_EQ(init->type, spice::inputs_msg::kInit);
+    ByteWriter down;
+    down.u32(0x48E0);  // Up arrow: E0 48
+    ASSERT_TRUE(inputs.send_msg(spice::inputs_msgc::kKeyDown, down.take()));
+    ASSERT_TRUE(inputs.send_msg(spice::inputs_msgc::kKeyScancode, {0x1e, 0x9e}));
+    for (int i = 0; i < 8; ++i) {
+        ByteWriter m;
+        m.i32(2);
+        m.i32(0);
+        m.u16(0);
+        ASSERT_TRUE(inputs.send_msg(spice::inputs_msgc::kMouseMotion, m.take()));
+    }
+    ByteWriter press;
+    press.u8(1);
+    press.u16(1);
+    ASSERT_TRUE(inputs.send_msg(spice::inputs_msgc::kMousePress, press.take()));
+    EXPECT_TRUE(inputs.wait_msg(spice::inputs_msg::kMouseMotionAck, 5s));
+    EXPECT_TRUE(inputs.wait_msg(spice::inputs_msg::kMouseMotionAck, 5s));
+    EXPECT_FALSE(inputs.wait_msg(spice::inputs_msg::kMouseMotionAck, 200ms));
+    std::lock_guard lock(sink.m);
+    EXPECT_EQ(sink.keys, (std::vector<std::uint8_t>{0xe0, 0x48, 0x1e, 0x9e}));
+    EXPECT_EQ(sink.motion_dx, 16);
+    EXPECT_EQ(sink.buttons, (std::vector<std::uint8_t>{1}));
+}
+
+TEST(CursorChannel, InitThenSetWithCacheThenMoveAndHide) {
+    auto s = test::start_server();
+    ASSERT_TRUE(s.server);
+    RawClient main;
+    auto sid = test::open_session(main, s.server->port());
+    RawClient cursor;
+    ASSERT_TRUE(cursor.connect(s.server->port()));
+    ASSERT_EQ(cursor.link(spice::ChannelType::Cursor, sid, ""), 0u);
+    auto init = cursor.wait_msg(spice::cursor_msg::kInit, 5s);
+    ASSERT_TRUE(init);
+    auto shape = std::make_shared<proto::CursorShape>();
+    shape->unique = 99;
+    shape->type = proto::CursorType::Alpha;
+    shape->width = 2;
+    shape->height = 2;
+    shape->data.assign(16, 0xff);
+    for (int i = 0; i < 2; ++i) {
+        proto::CursorCommand set;
+        set.op = proto::CursorSet{proto::Point16{5, 6}, true, shape};
+        ASSERT_TRUE(s.server->push_cursor_command(set));
+    }
+    auto first = cursor.wait_msg(spice::cursor_msg::kSet, 5s);
+    auto second = cursor.wait_msg(spice::cursor_msg::kSet, 5s);
+    ASSERT_TRUE(first && second);
+    ByteReader r1(first->body);
+    r1.u32();
+    r1.u8();
+    EXPECT_EQ(r1.u16(), spice::kCursorFlagCacheMe);
+    EXPECT_EQ(first->body.size(), 4u + 1 + 2 + 17 + 16);
+    ByteReader r2(second->body);
+    r2.u32();
+    r2.u8();
+    EXPECT_EQ(r2.u16(), spice::kCursorFlagFromCache);
+    EXPECT_EQ(second->body.size(), 4u + 1 + 2 + 17);
+    proto::CursorCommand move;
+    move.op = proto::CursorMove{proto::Point16{7, 8}};
+    ASSERT_TRUE(s.server->push_cursor_command(move));
+    proto::CursorCommand hide;
+    hide.op = proto::CursorHide{};
+    ASSERT_TRUE(s.server->push_cursor_command(hide));
+    auto mv = cursor.wait_msg(spice::cursor_msg::kMove, 5s);
+    ASSERT_TRUE(mv);
+    EXPECT_EQ(mv->body, (std::vector<std::uint8_t>{7, 0, 8, 0}));
+    EXPECT_TRUE(cursor.wait_msg(spice::cursor_msg::kHide, 5s));
+}
+
+TEST(Ticketing, CorrectPasswordLinksAndWrongOneIsRefused) {
+    ServerConfig cfg;
+    cfg.password = "s3cret";
+    auto s = test::start_server(cfg);
+    ASSERT_TRUE(s.server);
+    RawClient bad;
+    ASSERT_TRUE(bad.connect(s.server->port()));
+    EXPECT_EQ(bad.link(spice::ChannelType::Main, 0, "guess"), 7u);
+    EXPECT_TRUE(bad.wait_closed(5s));
+    RawClient good;
+    EXPECT_NE(test::open_session(good, s.server->port(), "s3cret"), 0u);
+}
+
+}  // namespace
+}  // namespace qxlbox::server

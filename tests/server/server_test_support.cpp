@@ -1,0 +1,333 @@
+#include "tests/server/server_test_support.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+#include "server/byte_io.h"
+#include "server/spice_constants.h"
+
+namespace qxlbox::server::test {
+
+void FakeDevice::create_surface(proto::DisplayConsumer& consumer, std::uint32_t id, std::uint32_t w, std::uint32_t h,
+                                bool primary) {
+    proto::SurfaceCreate c;
+    c.surface_id = id;
+    c.width = w;
+    c.height = h;
+    c.stride = static_cast<std::int32_t>(w * 4);
+    c.format = proto::SurfaceFormat::XRGB32;
+    c.primary = primary;
+    {
+        std::lock_guard lock(m_);
+        auto& s = surfaces_[id];
+        s.info = c;
+        s.stride = w * 4;
+        s.pixels.assign(std::size_t{w} * h * 4, 0);
+    }
+    proto::DisplayCommand cmd;
+    cmd.body = c;
+    push(consumer, std::move(cmd));
+}
+
+void FakeDevice::poke(std::uint32_t id, std::uint32_t x, std::uint32_t y, std::uint32_t xrgb) {
+    std::lock_guard lock(m_);
+    auto& s = surfaces_.at(id);
+    std::memcpy(s.pixels.data() + y * s.stride + x * 4, &xrgb, 4);
+}
+
+std::uint32_t FakeDevice::peek(std::uint32_t id, std::uint32_t x, std::uint32_t y) {
+    std::lock_guard lock(m_);
+    auto& s = surfaces_.at(id);
+    std::uint32_t v = 0;
+    std::memcpy(&v, s.pixels.data() + y * s.stride + x * 4, 4);
+    return v;
+}
+
+bool FakeDevice::push(proto::DisplayConsumer& consumer, proto::DisplayCommand cmd) {
+    {
+        std::lock_guard lock(m_);
+        cmd.sequence = ++sequence_;
+    }
+    for (int i = 0; i < 2000; ++i) {
+        if (consumer.push_command(cmd)) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return false;
+}
+
+std::optional<proto::SurfacePixels> FakeDevice::read_surface(std::uint32_t surface_id) {
+    std::lock_guard lock(m_);
+    auto it = surfaces_.find(surface_id);
+    if (it == surfaces_.end()) return std::nullopt;
+    proto::SurfacePixels p;
+    p.format = proto::SurfaceFormat::XRGB32;
+    p.area = proto::Rect{0, 0, static_cast<std::int32_t>(it->second.info.height),
+                         static_cast<std::int32_t>(it->second.info.width)};
+    p.stride = it->second.stride;
+    p.data = it->second.pixels;
+    return p;
+}
+
+void FakeDevice::write_surface_area(std::uint32_t surface_id, const proto::SurfacePixels& pixels) {
+    std::lock_guard lock(m_);
+    ++writes_;
+    auto it = surfaces_.find(surface_id);
+    if (it == surfaces_.end()) return;
+    auto& s = it->second;
+    for (std::int32_t y = 0; y < pixels.area.height(); ++y) {
+        std::memcpy(s.pixels.data() + static_cast<std::size_t>(pixels.area.top + y) * s.stride +
+                        static_cast<std::size_t>(pixels.area.left) * 4,
+                    pixels.data.data() + static_cast<std::size_t>(y) * pixels.stride,
+                    static_cast<std::size_t>(pixels.area.width()) * 4);
+    }
+}
+
+void FakeDevice::wakeup() {
+    std::lock_guard lock(m_);
+    ++wakeups_;
+}
+
+std::vector<std::uint64_t> FakeDevice::released() const {
+    std::lock_guard lock(m_);
+    return released_;
+}
+
+proto::ReleaseRef FakeDevice::release_ref(std::uint64_t id) {
+    return std::make_shared<proto::Release>(id, [this](std::uint64_t rid) {
+        std::lock_guard lock(m_);
+        released_.push_back(rid);
+    });
+}
+
+int FakeDevice::wakeups() const {
+    std::lock_guard lock(m_);
+    return wakeups_;
+}
+
+int FakeDevice::writes() const {
+    std::lock_guard lock(m_);
+    return writes_;
+}
+
+proto::DisplayCommand draw_cmd(proto::DrawCommand draw, proto::ReleaseRef release) {
+    proto::DisplayCommand cmd;
+    cmd.body = std::move(draw);
+    cmd.release = std::move(release);
+    return cmd;
+}
+
+proto::Rect rect_ltrb(std::int32_t left, std::int32_t top, std::int32_t right, std::int32_t bottom) {
+    return proto::Rect{top, left, bottom, right};
+}
+
+proto::DrawCommand solid_fill(std::uint32_t surface_id, proto::Rect box, std::uint32_t color) {
+    proto::DrawCommand d;
+    d.surface_id = surface_id;
+    d.bbox = box;
+    proto::Fill f;
+    f.brush.type = proto::BrushType::Solid;
+    f.brush.color = color;
+    f.rop_descriptor = proto::rop::kOpPut;
+    d.op = f;
+    return d;
+}
+
+proto::DrawCommand image_copy(std::uint32_t surface_id, proto::Rect box, proto::ImagePtr image) {
+    proto::DrawCommand d;
+    d.surface_id = surface_id;
+    d.bbox = box;
+    proto::Copy c;
+    c.src_area = proto::Rect{0, 0, static_cast<std::int32_t>(image->height), static_cast<std::int32_t>(image->width)};
+    c.src_bitmap = std::move(image);
+    c.rop_descriptor = proto::rop::kOpPut;
+    d.op = c;
+    return d;
+}
+
+proto::ImagePtr bitmap32_image(std::uint64_t id, std::uint32_t w, std::uint32_t h, const std::vector<std::uint32_t>& px,
+                               bool cache_me) {
+    auto img = std::make_shared<proto::Image>();
+    img->id = id;
+    img->type = proto::ImageType::Bitmap;
+    img->flags = cache_me ? proto::kImageCacheMe : 0;
+    img->width = w;
+    img->height = h;
+    proto::Bitmap bm;
+    bm.format = proto::BitmapFormat::Bit32;
+    bm.top_down = true;
+    bm.width = w;
+    bm.height = h;
+    bm.stride = w * 4;
+    bm.data.resize(std::size_t{w} * h * 4);
+    std::memcpy(bm.data.data(), px.data(), bm.data.size());
+    img->content = std::move(bm);
+    return img;
+}
+
+bool LoggedServer::log_contains(const std::string& needle) const {
+    std::lock_guard lock(*log_m);
+    for (const auto& l : *lines)
+        if (l.find(needle) != std::string::npos) return true;
+    return false;
+}
+
+bool LoggedServer::wait_log(const std::string& needle, std::chrono::milliseconds timeout) const {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+        if (log_contains(needle)) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return log_contains(needle);
+}
+
+LoggedServer start_server(ServerConfig cfg) {
+    LoggedServer s;
+    cfg.port = 0;
+    auto m = s.log_m;
+    auto lines = s.lines;
+    cfg.log = [m, lines](const std::string& line) {
+        std::lock_guard lock(*m);
+        lines->push_back(line);
+    };
+    std::string error;
+    s.server = SpiceServer::start(std::move(cfg), &error);
+    return s;
+}
+
+RawClient::~RawClient() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void RawClient::close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+}
+
+bool RawClient::connect(std::uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+bool RawClient::send_bytes(const std::vector<std::uint8_t>& bytes) {
+    std::size_t off = 0;
+    while (off < bytes.size()) {
+        ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+        if (n <= 0) return false;
+        off += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+std::optional<std::vector<std::uint8_t>> RawClient::read_exact(std::size_t n, std::chrono::milliseconds timeout) {
+    std::vector<std::uint8_t> out(n);
+    std::size_t got = 0;
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (got < n) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return std::nullopt;
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+        ssize_t r = ::recv(fd_, out.data() + got, n - got, 0);
+        if (r <= 0) return std::nullopt;
+        got += static_cast<std::size_t>(r);
+    }
+    return out;
+}
+
+bool RawClient::wait_closed(std::chrono::milliseconds timeout) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    std::vector<std::uint8_t> buf(65536);
+    while (std::chrono::steady_clock::now() < end) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 20) <= 0) continue;
+        ssize_t r = ::recv(fd_, buf.data(), buf.size(), 0);
+        if (r <= 0) return true;
+    }
+    return false;
+}
+
+std::optional<std::uint32_t> RawClient::link(spice::ChannelType type, std::uint32_t connection_id,
+                                             const std::string& password, std::vector<std::uint32_t> channel_caps) {
+    std::vector<std::uint32_t> common;
+    set_cap(common, spice::kCapAuthSelection);
+    set_cap(common, spice::kCapAuthSpice);
+    set_cap(common, spice::kCapMiniHeader);
+    if (!send_bytes(build_link_mess(connection_id, type, 0, common, channel_caps))) return std::nullopt;
+    auto hdr = read_exact(16, std::chrono::seconds(5));
+    if (!hdr) return std::nullopt;
+    ByteReader hr(*hdr);
+    hr.u32();
+    hr.u32();
+    hr.u32();
+    std::uint32_t size = hr.u32();
+    auto reply = read_exact(size, std::chrono::seconds(5));
+    if (!reply || reply->size() < spice::kLinkReplySize) return std::nullopt;
+    ByteReader rr(*reply);
+    std::uint32_t error = rr.u32();
+    if (error != 0) return error;
+    std::vector<std::uint8_t> der(reply->begin() + 4, reply->begin() + 4 + spice::kPubKeySize);
+    ByteWriter w;
+    w.u32(spice::kAuthMechanismSpice);
+    auto ticket = encrypt_ticket(der, password);
+    w.bytes(ticket);
+    if (!send_bytes(w.take())) return std::nullopt;
+    auto result = read_exact(4, std::chrono::seconds(5));
+    if (!result) return std::nullopt;
+    ByteReader res(*result);
+    return res.u32();
+}
+
+bool RawClient::send_msg(std::uint16_t type, const std::vector<std::uint8_t>& body) {
+    ByteWriter w;
+    w.u16(type);
+    w.u32(static_cast<std::uint32_t>(body.size()));
+    w.bytes(body);
+    return send_bytes(w.take());
+}
+
+std::optional<RawClient::Msg> RawClient::read_msg(std::chrono::milliseconds timeout) {
+    auto hdr = read_exact(6, timeout);
+    if (!hdr) return std::nullopt;
+    ByteReader r(*hdr);
+    Msg m;
+    m.type = r.u16();
+    std::uint32_t size = r.u32();
+    if (size > (64u << 20)) return std::nullopt;
+    auto body = read_exact(size, timeout);
+    if (!body) return std::nullopt;
+    m.body = std::move(*body);
+    return m;
+}
+
+std::optional<RawClient::Msg> RawClient::wait_msg(std::uint16_t type, std::chrono::milliseconds timeout) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+        auto m = read_msg(left);
+        if (!m) return std::nullopt;
+        if (m->type == type) return m;
+    }
+    return std::nullopt;
+}
+
+std::uint32_t open_session(RawClient& main, std::uint16_t port, const std::string& password) {
+    if (!main.connect(port)) return 0;
+    auto result = main.link(spice::ChannelType::Main, 0, password);
+    if (!result || *result != 0) return 0;
+    auto init = main.wait_msg(spice::main_msg::kInit, std::chrono::seconds(5));
+    if (!init || init->body.size() < 32) return 0;
+    ByteReader r(init->body);
+    return r.u32();
+}
+
+}  // namespace qxlbox::server::test
