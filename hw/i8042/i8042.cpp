@@ -60,8 +60,9 @@ I8042::I8042(machine::PortSpace& ports, machine::Scheduler& clock, machine::IrqL
     cmd.read = [this](std::uint16_t, unsigned) -> std::uint32_t { return read_status(); };
     cmd.write = [this](std::uint16_t, unsigned, std::uint32_t v) { write_command(static_cast<std::uint8_t>(v)); };
     cmd_port_ = ports.register_ports("i8042 command", kCommandPort, 1, cmd);
-    schedule_poll();
 }
+
+void I8042::enable_host_input() { schedule_poll(); }
 
 I8042::~I8042() {
     if (poll_event_ != machine::Scheduler::kNoEvent) clock_.cancel(poll_event_);

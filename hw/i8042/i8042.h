@@ -30,7 +30,7 @@ namespace qxlbox::hw {
 class I8042 {
 public:
     struct Config {
-        std::uint64_t input_poll_ns = 1'000'000;  // how often queued host input is examined
+        std::uint64_t input_poll_ns = 1'000'000;  // how often queued host input is examined (once enabled)
     };
 
     I8042(machine::PortSpace& ports, machine::Scheduler& clock, machine::IrqLine kbd_irq, machine::IrqLine aux_irq,
@@ -38,6 +38,10 @@ public:
     I8042(machine::PortSpace& ports, machine::Scheduler& clock, machine::IrqLine kbd_irq, machine::IrqLine aux_irq)
         : I8042(ports, clock, kbd_irq, aux_irq, Config{}) {}
     ~I8042();
+
+    // Starts the periodic pick-up of host input. Without a host input source (no SPICE
+    // server) the board leaves it off, so an idle guest does not wake for nothing.
+    void enable_host_input();
 
     // Thread-safe host input. Scancode bytes are set 1 (0xE0 prefixes included, break = |0x80).
     void inject_scancodes(const std::vector<std::uint8_t>& bytes);

@@ -22,6 +22,7 @@ struct Rig {
     machine::Scheduler clock;
     IrqRecorder irqs;
     hw::I8042 kbc{ports, clock, machine::IrqLine(&irqs, 1), machine::IrqLine(&irqs, 12)};
+    Rig() { kbc.enable_host_input(); }
 
     std::uint8_t status() { return static_cast<std::uint8_t>(ports.in(0x64, 1)); }
     std::uint8_t data() { return static_cast<std::uint8_t>(ports.in(0x60, 1)); }
@@ -189,6 +190,22 @@ TEST(I8042, HostFloodIsBoundedNotUnlimited) {
     r.kbc.inject_scancodes(flood);
     r.run_for_ms(2);
     EXPECT_LE(r.drain().size(), 512u);
+}
+
+TEST(I8042, HostInputWaitsUntilEnabled) {
+    machine::PortSpace ports;
+    machine::Scheduler clock;
+    IrqRecorder irqs;
+    hw::I8042 kbc{ports, clock, machine::IrqLine(&irqs, 1), machine::IrqLine(&irqs, 12)};
+    EXPECT_EQ(clock.pending_count(), 0u);
+    kbc.inject_scancodes({0x1e});
+    clock.advance_to(clock.ns_to_cycles(5'000'000));
+    clock.run_due();
+    EXPECT_FALSE(ports.in(0x64, 1) & 1);
+    kbc.enable_host_input();
+    clock.advance_to(clock.now() + clock.ns_to_cycles(2'000'000));
+    clock.run_due();
+    EXPECT_TRUE(ports.in(0x64, 1) & 1);
 }
 
 TEST(I8042, ResetCommandCallsBoardHandler) {
