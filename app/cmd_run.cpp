@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/emulator.h"
 #include "machine/board/board.h"
+#include "machine/scenario/scenario_compiler.h"
 
 namespace qxlbox::app {
 
@@ -84,10 +86,8 @@ int run_guest(const RunOptions& o) {
         const char* what;
     };
     const Later later[] = {
-        {!o.scenario.empty(), "--scenario"},        {!o.spice.empty(), "--spice"},
-        {!o.password.empty(), "--password"},        {o.disable_ticketing, "--disable-ticketing"},
-        {o.no_client, "--no-client"},               {o.headless, "--headless"},
-        {!o.qxl.empty(), "--qxl"},                  {!o.trace_hash.empty(), "--trace-hash"},
+        {o.headless, "--headless"},
+        {!o.trace_hash.empty(), "--trace-hash"},
     };
     for (const Later& l : later) {
         if (l.used) return not_implemented(l.what);
@@ -107,6 +107,19 @@ int run_guest(const RunOptions& o) {
     if (!o.trace.empty() && !machine::parse_trace_list(o.trace, cfg.trace, error)) return fail(error);
     if (!machine::Board::validate(cfg, error)) return fail(error);
 
+    EmulatorOptions eo;
+    if (!o.qxl.empty()) {
+        const hw::qxl::QxlConfigResult qxl = hw::qxl::parse_qxl_options(o.qxl);
+        if (!qxl.config) return fail("--qxl: " + qxl.error);
+        eo.qxl = *qxl.config;
+    }
+    if (!o.password.empty() && o.disable_ticketing) return fail("--password and --disable-ticketing exclude each other");
+    if (!o.spice.empty()) {
+        eo.spice_requested = true;
+        if (!parse_spice_options(o.spice, eo.spice, error)) return fail(error);
+    }
+    if (!o.password.empty()) eo.spice.password = o.password;
+
     machine::MultibootImage image;
     if (!machine::read_file_bytes(o.kernel, cfg.ram_size_bytes, image.kernel, error)) return fail(error);
     // As QEMU's -kernel/-append: the guest sees "KERNEL APPEND".
@@ -121,6 +134,18 @@ int run_guest(const RunOptions& o) {
         if (!machine::read_file_bytes(path, cfg.ram_size_bytes, m.data, error)) return fail(error);
         image.modules.push_back(std::move(m));
     }
+    if (!o.scenario.empty()) {
+        // Compiled on the fly into the first module, as `qxlbox scenario compile` would.
+        const auto compiled = scenario::compile_file(o.scenario);
+        if (!compiled.ok()) {
+            for (const auto& e : compiled.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+            return machine::kExitStatusBadInput;
+        }
+        machine::MultibootModule m;
+        m.cmdline = o.scenario;
+        m.data = compiled.module;
+        image.modules.insert(image.modules.begin(), std::move(m));
+    }
 
     ByteSink serial;
     ByteSink debugcon;
@@ -129,7 +154,14 @@ int run_guest(const RunOptions& o) {
     cfg.debugcon_out = [&debugcon](std::uint8_t b) { debugcon.put(b); };
     cfg.serial_input = o.serial == "stdio" && isatty(STDIN_FILENO);
 
-    machine::Board board(cfg);
+    eo.board = cfg;
+    std::unique_ptr<Emulator> emu = Emulator::create(eo, error);
+    if (!emu) return fail(error);
+    machine::Board& board = emu->board();
+    if (eo.spice_requested) {
+        std::fprintf(stderr, "qxlbox: SPICE server at spice://%s:%u%s\n", eo.spice.addr.c_str(), emu->spice_port(),
+                     eo.spice.password ? " (password required)" : "");
+    }
     const machine::MultibootLoadResult loaded = board.load_multiboot(image);
     if (!loaded.ok) return fail("'" + o.kernel + "': " + loaded.error);
 
@@ -146,7 +178,7 @@ int run_guest(const RunOptions& o) {
         }).detach();
     }
 
-    const machine::RunResult result = board.run();
+    const machine::RunResult result = emu->run();
     serial.flush();
     debugcon.flush();
     if (result.outcome != machine::RunResult::Outcome::DebugExit) {
@@ -182,15 +214,15 @@ void add_run_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--max-seconds", o->max_seconds, "Stop after N seconds of virtual time (0: no limit)")
         ->type_name("N")
         ->capture_default_str();
-    cmd->add_option("--scenario", o->scenario, "Compile and pass a scenario script as a module [not implemented yet]")
+    cmd->add_option("--scenario", o->scenario, "Compile a scenario script and pass it as the first module")
         ->type_name("S.scn");
-    cmd->add_option("--spice", o->spice, "SPICE server listen address [not implemented yet]")
+    cmd->add_option("--spice", o->spice, "Listen for SPICE clients (keys: port, addr, password, disable-ticketing=on)")
         ->type_name("port=5900,addr=127.0.0.1");
-    cmd->add_option("--password", o->password, "SPICE ticket password [not implemented yet]")->type_name("P");
-    cmd->add_flag("--disable-ticketing", o->disable_ticketing, "Accept SPICE clients without a password [not implemented yet]");
-    cmd->add_flag("--no-client", o->no_client, "Do not start the built-in SPICE client [not implemented yet]");
+    cmd->add_option("--password", o->password, "SPICE ticket password (default with --spice: ticketing disabled)")->type_name("P");
+    cmd->add_flag("--disable-ticketing", o->disable_ticketing, "Accept SPICE clients without a password");
+    cmd->add_flag("--no-client", o->no_client, "Do not start the built-in SPICE client");
     cmd->add_flag("--headless", o->headless, "Run the built-in client without a window [not implemented yet]");
-    cmd->add_option("--qxl", o->qxl, "QXL device properties [not implemented yet]")->type_name("ram=MiB,vram=MiB,revision=N");
+    cmd->add_option("--qxl", o->qxl, "QXL device properties (also vram64, vgamem, surfaces, max_outputs, xres, yres, guestdebug)")->type_name("ram=MiB,vram=MiB,revision=N");
     cmd->add_option("--trace-hash", o->trace_hash, "Write a hash trace of device-boundary events [not implemented yet]")
         ->type_name("FILE");
     cmd->footer(

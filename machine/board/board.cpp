@@ -163,6 +163,12 @@ Board::Board(BoardConfig config)
         cpu_->request_stop();
     });
     wiring_ok_ &= debug_exit_->attach(ports_);
+    i8042_ = std::make_unique<hw::I8042>(ports_, clock_, IrqLine(&pic_, 1), IrqLine(&pic_, 12));
+    // A guest that pulses the reset line (0xFE) stops the run, as -no-reboot does on QEMU.
+    i8042_->set_reset_handler([this] {
+        loop_.request_stop();
+        cpu_->request_stop();
+    });
     pci_ = std::make_unique<hw::PciHost>(memory_, ports_);
     pci_->set_irq_target(&pic_);
     wiring_ok_ &= pci_->attach();

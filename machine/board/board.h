@@ -8,7 +8,8 @@
 // loader then puts the kernel and its modules in RAM and the CPU starts at the entry point.
 //
 // Fixed wiring (as on QEMU's pc machine): PIT channel 0 on IRQ0, COM1 at 0x3f8 on IRQ4, the
-// debug console at 0xe9, isa-debug-exit at 0xf4-0xf7, PCI configuration at 0xcf8/0xcfc,
+// debug console at 0xe9, isa-debug-exit at 0xf4-0xf7, the i8042 keyboard/mouse controller at
+// 0x60/0x64 on IRQ1/IRQ12 (its host input is picked up only once a source is connected), PCI configuration at 0xcf8/0xcfc,
 // 00:00.0 host bridge, 00:01.0 ISA bridge; further PCI devices are added by slot (the QXL
 // display at 00:02.0). Port 0x80 (POST codes, used by guests as an I/O delay) swallows
 // writes so that it does not clutter `--trace io`.
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "hw/debug/debug_ports.h"
+#include "hw/i8042/i8042.h"
 #include "hw/pci/pci_device.h"
 #include "hw/pci/pci_host.h"
 #include "hw/pic/pic.h"
@@ -140,6 +142,7 @@ public:
     hw::SerialInput& serial_input() { return *serial_input_; }
     std::shared_ptr<hw::SerialInput> serial_input_queue() { return serial_input_; }
     hw::DebugExit& debug_exit() { return *debug_exit_; }
+    hw::I8042& i8042() { return *i8042_; }
     hw::PciHost& pci() { return *pci_; }
     MachineLoop& loop() { return loop_; }
     std::uint8_t* ram() { return ram_.get(); }
@@ -180,6 +183,7 @@ private:
     std::unique_ptr<hw::Uart16550> uart_;
     std::unique_ptr<hw::DebugConsole> debugcon_;
     std::unique_ptr<hw::DebugExit> debug_exit_;
+    std::unique_ptr<hw::I8042> i8042_;
     std::unique_ptr<hw::PciHost> pci_;
     std::vector<std::unique_ptr<hw::PciDevice>> pci_devices_;
     PortHandle post_port_;
