@@ -62,22 +62,7 @@ Cpu::Stop Cpu::run() {
         if (c.halted) return Stop::Halted;
         c.budget_end = c.cycles + std::min<Cycles>(deadline - now, kChunkCycles);
         try {
-            if (c.trace) [[unlikely]] {
-                while (c.cycles < c.budget_end) {
-                    c.trace_insn();
-                    c.history[c.retired & 31] = c.eip;
-                    c.step();
-                    ++c.cycles;
-                    ++c.retired;
-                }
-            } else {
-                while (c.cycles < c.budget_end) {
-                    c.history[c.retired & 31] = c.eip;
-                    c.step();
-                    ++c.cycles;
-                    ++c.retired;
-                }
-            }
+            c.exec_loop();
         } catch (const CpuException& e) {
             c.eip = c.insn_eip;
             c.r[kESP] = c.insn_esp;

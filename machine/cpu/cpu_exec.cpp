@@ -5,6 +5,8 @@
 
 namespace qxlbox::machine {
 
+#define QX_INLINE inline __attribute__((always_inline))
+
 namespace {
 
 using u8 = std::uint8_t;
@@ -19,17 +21,17 @@ using s64 = std::int64_t;
 [[noreturn]] void fault(u8 vector) { throw CpuException{vector, false, 0}; }
 [[noreturn]] void fault_err(u8 vector, u32 error) { throw CpuException{vector, true, error}; }
 
-inline u8 f8(CpuCore& c) { return *c.ip++; }
-inline u16 f16(CpuCore& c) { u16 v; std::memcpy(&v, c.ip, 2); c.ip += 2; return v; }
-inline u32 f32(CpuCore& c) { u32 v; std::memcpy(&v, c.ip, 4); c.ip += 4; return v; }
-template <class T> inline T fimm(CpuCore& c) {
+QX_INLINE u8 f8(CpuCore& c) { return *c.ip++; }
+QX_INLINE u16 f16(CpuCore& c) { u16 v; std::memcpy(&v, c.ip, 2); c.ip += 2; return v; }
+QX_INLINE u32 f32(CpuCore& c) { u32 v; std::memcpy(&v, c.ip, 4); c.ip += 4; return v; }
+template <class T> QX_INLINE T fimm(CpuCore& c) {
     if constexpr (sizeof(T) == 1) return f8(c);
     else if constexpr (sizeof(T) == 2) return f16(c);
     else return f32(c);
 }
-inline u32 next_eip(const CpuCore& c) { return c.insn_eip + static_cast<u32>(c.ip - c.ip_start); }
+QX_INLINE u32 next_eip(const CpuCore& c) { return c.insn_eip + static_cast<u32>(c.ip - c.ip_start); }
 
-template <class T> inline u32 sext(T v) {
+template <class T> QX_INLINE u32 sext(T v) {
     if constexpr (sizeof(T) == 1) return static_cast<u32>(static_cast<s32>(static_cast<s8>(v)));
     else if constexpr (sizeof(T) == 2) return static_cast<u32>(static_cast<s32>(static_cast<s16>(v)));
     else return v;
@@ -41,7 +43,7 @@ struct Modrm {
     bool is_reg() const { return mod == 3; }
 };
 
-inline void decode_modrm(CpuCore& c, Modrm& m) {
+QX_INLINE void decode_modrm(CpuCore& c, Modrm& m) {
     const u8 b = f8(c);
     m.mod = b >> 6;
     m.reg = (b >> 3) & 7;
@@ -91,14 +93,14 @@ inline void decode_modrm(CpuCore& c, Modrm& m) {
     m.s = c.seg_ovr != kNoSeg ? c.seg_ovr : s;
 }
 
-template <class T> inline T rd_rm(CpuCore& c, const Modrm& m) { return m.is_reg() ? c.getr<T>(m.rm) : c.read<T>(m.s, m.off); }
-template <class T> inline void wr_rm(CpuCore& c, const Modrm& m, T v) {
+template <class T> QX_INLINE T rd_rm(CpuCore& c, const Modrm& m) { return m.is_reg() ? c.getr<T>(m.rm) : c.read<T>(m.s, m.off); }
+template <class T> QX_INLINE void wr_rm(CpuCore& c, const Modrm& m, T v) {
     if (m.is_reg()) c.setr<T>(m.rm, v);
     else c.write<T>(m.s, m.off, v);
 }
 
 // ---- ALU
-template <class T> inline T alu(CpuCore& c, unsigned op, T a, T b) {
+template <class T> QX_INLINE T alu(CpuCore& c, unsigned op, T a, T b) {
     T res;
     switch (op) {
         case 0: res = static_cast<T>(a + b); c.set_lazy<T>(FlagOp::Add, a, b, res); break;
@@ -125,7 +127,7 @@ template <class T> inline T alu(CpuCore& c, unsigned op, T a, T b) {
 }
 
 // dst op= src; form: 0 = E,G  1 = G,E
-template <class T> inline void alu_rm(CpuCore& c, unsigned op, bool to_reg) {
+template <class T> QX_INLINE void alu_rm(CpuCore& c, unsigned op, bool to_reg) {
     Modrm m;
     decode_modrm(c, m);
     if (to_reg) {
@@ -140,14 +142,14 @@ template <class T> inline void alu_rm(CpuCore& c, unsigned op, bool to_reg) {
     }
 }
 
-template <class T> inline void alu_acc_imm(CpuCore& c, unsigned op) {
+template <class T> QX_INLINE void alu_acc_imm(CpuCore& c, unsigned op) {
     const T imm = fimm<T>(c);
     const T res = alu<T>(c, op, c.getr<T>(kEAX), imm);
     if (op != 7) c.setr<T>(kEAX, res);
 }
 
 // group 1: 80/81/83
-template <class T, class I> inline void alu_grp1(CpuCore& c) {
+template <class T, class I> QX_INLINE void alu_grp1(CpuCore& c) {
     Modrm m;
     decode_modrm(c, m);
     const T imm = static_cast<T>(sext<I>(fimm<I>(c)));
@@ -160,13 +162,13 @@ template <class T, class I> inline void alu_grp1(CpuCore& c) {
     }
 }
 
-template <class T> inline T do_inc(CpuCore& c, T a) {
+template <class T> QX_INLINE T do_inc(CpuCore& c, T a) {
     c.lf_cin = c.get_cf();
     const T res = static_cast<T>(a + 1);
     c.set_lazy<T>(FlagOp::Inc, a, 1, res);
     return res;
 }
-template <class T> inline T do_dec(CpuCore& c, T a) {
+template <class T> QX_INLINE T do_dec(CpuCore& c, T a) {
     c.lf_cin = c.get_cf();
     const T res = static_cast<T>(a - 1);
     c.set_lazy<T>(FlagOp::Dec, a, 1, res);
@@ -174,11 +176,11 @@ template <class T> inline T do_dec(CpuCore& c, T a) {
 }
 
 // ---- shifts and rotates (eager flags)
-template <class T> T shift(CpuCore& c, unsigned op, T v, unsigned count) {
+template <class T> QX_INLINE T shift(CpuCore& c, unsigned op, T v, unsigned count) {
     constexpr unsigned bits = sizeof(T) * 8;
     const unsigned cnt = count & 31;
     if (cnt == 0) return v;
-    c.materialize();
+    if (op < 4) c.materialize();  // rotates keep SF/ZF/AF/PF
     const u32 msb = kSign<T>;
     T res = v;
     bool cf = false;
@@ -227,30 +229,26 @@ template <class T> T shift(CpuCore& c, unsigned op, T v, unsigned count) {
             const u64 w = static_cast<u64>(v) << cnt;
             res = static_cast<T>(w);
             cf = (w >> bits) & 1;
-            c.set_flag(kOF, ((res & msb) != 0) != cf);
-            break;
+            c.set_arith<T>(cf, ((res & msb) != 0) != cf, false, res);
+            return res;
         }
         case 5: {  // SHR
             cf = (static_cast<u64>(v) >> (cnt - 1)) & 1;
             res = static_cast<T>(static_cast<u64>(v) >> cnt);
-            c.set_flag(kOF, cnt == 1 ? (v & msb) != 0 : false);
-            break;
+            c.set_arith<T>(cf, cnt == 1 ? (v & msb) != 0 : false, false, res);
+            return res;
         }
         default: {  // SAR
             const s64 sv = static_cast<s32>(sext<T>(v));
             cf = (sv >> (cnt - 1)) & 1;
             res = static_cast<T>(sv >> cnt);
-            c.set_flag(kOF, false);
-            break;
+            c.set_arith<T>(cf, false, false, res);
+            return res;
         }
     }
-    c.set_flag(kCF, cf);
-    c.set_flag(kAF, false);
-    c.set_szp<T>(res);
-    return res;
 }
 
-template <class T> void shift_grp(CpuCore& c, int count_src) {
+template <class T> QX_INLINE void shift_grp(CpuCore& c, int count_src) {
     Modrm m;
     decode_modrm(c, m);
     unsigned cnt;
@@ -268,7 +266,6 @@ template <class T> void shift_grp(CpuCore& c, int count_src) {
 template <class T> T shld(CpuCore& c, T d, T s, unsigned count, bool left) {
     const unsigned cnt = count & 31;
     if (cnt == 0) return d;
-    c.materialize();
     T res;
     bool cf;
     if constexpr (sizeof(T) == 4) {
@@ -290,10 +287,7 @@ template <class T> T shld(CpuCore& c, T d, T s, unsigned count, bool left) {
             cf = (x >> (cnt - 1)) & 1;
         }
     }
-    c.set_flag(kCF, cf);
-    c.set_flag(kOF, ((res ^ d) & kSign<T>) != 0);
-    c.set_flag(kAF, false);
-    c.set_szp<T>(res);
+    c.set_arith<T>(cf, ((res ^ d) & kSign<T>) != 0, false, res);
     return res;
 }
 
@@ -311,13 +305,7 @@ template <class T> void shld_form(CpuCore& c, bool left, bool imm) {
 }
 
 // ---- multiply / divide
-template <class T> void mul_flags(CpuCore& c, bool overflow, T low) {
-    c.materialize();
-    c.set_flag(kCF, overflow);
-    c.set_flag(kOF, overflow);
-    c.set_flag(kAF, false);
-    c.set_szp<T>(low);
-}
+template <class T> QX_INLINE void mul_flags(CpuCore& c, bool overflow, T low) { c.set_arith<T>(overflow, overflow, false, low); }
 
 template <class T> void grp3(CpuCore& c) {
     Modrm m;
@@ -378,7 +366,7 @@ template <class T> void grp3(CpuCore& c) {
     }
 }
 
-template <class T> void imul_form(CpuCore& c, int imm_kind) {
+template <class T> QX_INLINE void imul_form(CpuCore& c, int imm_kind) {
     Modrm m;
     decode_modrm(c, m);
     const T src = rd_rm<T>(c, m);
@@ -438,7 +426,7 @@ template <class T> void bsf_form(CpuCore& c, bool reverse) {
 }
 
 // ---- control transfer helpers
-inline void jump(CpuCore& c, u32 target) {
+QX_INLINE void jump(CpuCore& c, u32 target) {
     if (!c.o32) target &= 0xffff;
     const SegReg& cs = c.seg[kCS];
     if (cs.limit != 0xffffffffu && target > cs.limit) fault_err(kVecGP, 0);
@@ -450,8 +438,8 @@ template <class T> void push_v(CpuCore& c, u32 v) { c.push<T>(static_cast<T>(v))
 // ---- string instructions
 enum class Str { Movs, Cmps, Stos, Lods, Scas, Ins, Outs };
 
-inline u32 idx_reg(const CpuCore& c, unsigned i) { return c.a32 ? c.r[i] : (c.r[i] & 0xffff); }
-inline void idx_add(CpuCore& c, unsigned i, s32 d) {
+QX_INLINE u32 idx_reg(const CpuCore& c, unsigned i) { return c.a32 ? c.r[i] : (c.r[i] & 0xffff); }
+QX_INLINE void idx_add(CpuCore& c, unsigned i, s32 d) {
     if (c.a32) c.r[i] += static_cast<u32>(d);
     else c.r[i] = (c.r[i] & 0xffff0000u) | ((c.r[i] + static_cast<u32>(d)) & 0xffff);
 }
@@ -616,8 +604,11 @@ void CpuCore::fetch_slow(std::uint32_t lin) {
     ip = fetch_buf;
 }
 
-void CpuCore::step() {
+void CpuCore::exec_loop() {
     CpuCore& c = *this;
+    while (cycles < budget_end) {
+    if (trace) [[unlikely]] trace_insn();
+    history[retired & 31] = eip;
     insn_eip = eip;
     insn_esp = r[kESP];
     {
@@ -635,27 +626,21 @@ void CpuCore::step() {
     seg_ovr = kNoSeg;
     rep = 0;
     unsigned op;
-    for (unsigned prefixes = 0;; ++prefixes) {
-        op = *ip++;
-        switch (op) {
-            case 0x26: seg_ovr = kES; continue;
-            case 0x2e: seg_ovr = kCS; continue;
-            case 0x36: seg_ovr = kSS; continue;
-            case 0x3e: seg_ovr = kDS; continue;
-            case 0x64: seg_ovr = kFS; continue;
-            case 0x65: seg_ovr = kGS; continue;
-            case 0x66: o32 = !big; continue;
-            case 0x67: a32 = !big; continue;
-            case 0xf0: if (prefixes < 14) continue; break;
-            case 0xf2: case 0xf3: rep = static_cast<std::uint8_t>(op); continue;
-            default: break;
-        }
-        if (prefixes >= 14) fault_err(kVecGP, 0);
-        break;
-    }
-
+    unsigned prefixes = 0;
+next_op:
+    op = *ip++;
 #define OPV(fn, ...) (o32 ? fn<u32>(__VA_ARGS__) : fn<u16>(__VA_ARGS__))
     switch (op) {
+        case 0x26: seg_ovr = kES; goto prefix;
+        case 0x2e: seg_ovr = kCS; goto prefix;
+        case 0x36: seg_ovr = kSS; goto prefix;
+        case 0x3e: seg_ovr = kDS; goto prefix;
+        case 0x64: seg_ovr = kFS; goto prefix;
+        case 0x65: seg_ovr = kGS; goto prefix;
+        case 0x66: o32 = !big; goto prefix;
+        case 0x67: a32 = !big; goto prefix;
+        case 0xf0: goto prefix;
+        case 0xf2: case 0xf3: rep = static_cast<std::uint8_t>(op); goto prefix;
 #define ALU_CASES(base)                                                       \
     case base + 0: alu_rm<u8>(c, base >> 3, false); break;                    \
     case base + 1: OPV(alu_rm, c, base >> 3, false); break;                   \
@@ -733,14 +718,14 @@ void CpuCore::step() {
         case 0x69: OPV(imul_form, c, 2); break;
         case 0x6a: { const u32 v = sext<u8>(f8(c)); if (o32) push<u32>(v); else push<u16>(static_cast<u16>(v)); break; }
         case 0x6b: OPV(imul_form, c, 1); break;
-        case 0x6c: if (!string_op<u8>(c, Str::Ins)) return; break;
-        case 0x6d: if (!(o32 ? string_op<u32>(c, Str::Ins) : string_op<u16>(c, Str::Ins))) return; break;
-        case 0x6e: if (!string_op<u8>(c, Str::Outs)) return; break;
-        case 0x6f: if (!(o32 ? string_op<u32>(c, Str::Outs) : string_op<u16>(c, Str::Outs))) return; break;
+        case 0x6c: if (!string_op<u8>(c, Str::Ins)) goto insn_done; break;
+        case 0x6d: if (!(o32 ? string_op<u32>(c, Str::Ins) : string_op<u16>(c, Str::Ins))) goto insn_done; break;
+        case 0x6e: if (!string_op<u8>(c, Str::Outs)) goto insn_done; break;
+        case 0x6f: if (!(o32 ? string_op<u32>(c, Str::Outs) : string_op<u16>(c, Str::Outs))) goto insn_done; break;
         case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
         case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
             const u32 disp = sext<u8>(f8(c));
-            if (cond(op & 15)) { jump(c, next_eip(c) + disp); return; }
+            if (cond(op & 15)) { jump(c, next_eip(c) + disp); goto insn_done; }
             break;
         }
         case 0x80: case 0x82: alu_grp1<u8, u8>(c); break;
@@ -833,7 +818,7 @@ void CpuCore::step() {
             else { push<u16>(seg[kCS].selector); push<u16>(static_cast<u16>(next_eip(c))); }
             commit_cs(sel, d);
             eip = off;
-            return;
+            goto insn_done;
         }
         case 0x9b: break;  // WAIT: no FPU, nothing pending
         case 0x9c: {
@@ -865,8 +850,8 @@ void CpuCore::step() {
             break;
         }
 #define STR_CASES(opc, kind)                                                                                  \
-    case opc: if (!string_op<u8>(c, kind)) return; break;                                                     \
-    case opc + 1: if (!(o32 ? string_op<u32>(c, kind) : string_op<u16>(c, kind))) return; break;
+    case opc: if (!string_op<u8>(c, kind)) goto insn_done; break;                                                     \
+    case opc + 1: if (!(o32 ? string_op<u32>(c, kind) : string_op<u16>(c, kind))) goto insn_done; break;
         STR_CASES(0xa4, Str::Movs)
         STR_CASES(0xa6, Str::Cmps)
         STR_CASES(0xaa, Str::Stos)
@@ -892,7 +877,7 @@ void CpuCore::step() {
             const u32 target = o32 ? pop<u32>() : pop<u16>();
             jump(c, target);
             sp_add(n);
-            return;
+            goto insn_done;
         }
         case 0xc4: OPV(far_ptr_load, c, kES); break;
         case 0xc5: OPV(far_ptr_load, c, kDS); break;
@@ -937,14 +922,14 @@ void CpuCore::step() {
             if ((sel & 3) != 0) fault_err(kVecGP, sel & 0xfffcu);  // return to an outer ring
             load_cs(sel, target);
             sp_add(n);
-            return;
+            goto insn_done;
         }
-        case 0xcc: eip = next_eip(c); deliver(kVecBP, false, 0, 0, eip); return;
-        case 0xcd: { const u8 v = f8(c); eip = next_eip(c); deliver(v, false, 0, 0, eip); return; }
+        case 0xcc: eip = next_eip(c); deliver(kVecBP, false, 0, 0, eip); goto insn_done;
+        case 0xcd: { const u8 v = f8(c); eip = next_eip(c); deliver(v, false, 0, 0, eip); goto insn_done; }
         case 0xce:
-            if (get_of()) { eip = next_eip(c); deliver(kVecOF, false, 0, 0, eip); return; }
+            if (get_of()) { eip = next_eip(c); deliver(kVecOF, false, 0, 0, eip); goto insn_done; }
             break;
-        case 0xcf: do_iret(); return;
+        case 0xcf: do_iret(); goto insn_done;
         case 0xd4: undefined("AAM (BCD arithmetic is not implemented)");
         case 0xd5: undefined("AAD (BCD arithmetic is not implemented)");
         case 0xd6: undefined("SALC (undocumented)");
@@ -963,12 +948,12 @@ void CpuCore::step() {
             bool take = cnt != 0;
             if (op == 0xe0) take = take && !get_zf();
             else if (op == 0xe1) take = take && get_zf();
-            if (take) { jump(c, next_eip(c) + disp); return; }
+            if (take) { jump(c, next_eip(c) + disp); goto insn_done; }
             break;
         }
         case 0xe3: {
             const u32 disp = sext<u8>(f8(c));
-            if ((a32 ? r[kECX] : (r[kECX] & 0xffff)) == 0) { jump(c, next_eip(c) + disp); return; }
+            if ((a32 ? r[kECX] : (r[kECX] & 0xffff)) == 0) { jump(c, next_eip(c) + disp); goto insn_done; }
             break;
         }
         case 0xe4: set8(0, static_cast<u8>(port_in(f8(c), 1))); break;
@@ -990,22 +975,22 @@ void CpuCore::step() {
             if (seg[kCS].limit != 0xffffffffu && target > seg[kCS].limit) fault_err(kVecGP, 0);
             if (o32) push<u32>(ret); else push<u16>(static_cast<u16>(ret));
             eip = target;
-            return;
+            goto insn_done;
         }
-        case 0xe9: { const u32 disp = o32 ? f32(c) : sext<u16>(f16(c)); jump(c, next_eip(c) + disp); return; }
-        case 0xeb: { const u32 disp = sext<u8>(f8(c)); jump(c, next_eip(c) + disp); return; }
+        case 0xe9: { const u32 disp = o32 ? f32(c) : sext<u16>(f16(c)); jump(c, next_eip(c) + disp); goto insn_done; }
+        case 0xeb: { const u32 disp = sext<u8>(f8(c)); jump(c, next_eip(c) + disp); goto insn_done; }
         case 0xea: {
             const u32 off = o32 ? f32(c) : f16(c);
             const u16 sel = f16(c);
             load_cs(sel, off);
-            return;
+            goto insn_done;
         }
         case 0xf1: undefined("ICEBP (INT1)");
         case 0xf4:
             halted = true;
             eip = next_eip(c);
             if (budget_end > cycles + 1) budget_end = cycles + 1;
-            return;
+            goto insn_done;
         case 0xf5: materialize(); flags ^= kCF; break;
         case 0xf6: grp3<u8>(c); break;
         case 0xf7: OPV(grp3, c); break;
@@ -1045,13 +1030,13 @@ void CpuCore::step() {
                     if (seg[kCS].limit != 0xffffffffu && target > seg[kCS].limit) fault_err(kVecGP, 0);
                     if (o32) push<u32>(ret); else push<u16>(static_cast<u16>(ret));
                     eip = target;
-                    return;
+                    goto insn_done;
                 }
                 case 3: case 5: {
                     if (m.is_reg()) undefined("far CALL/JMP with a register operand");
                     const u32 off = o32 ? read<u32>(m.s, m.off) : read<u16>(m.s, m.off);
                     const u16 sel = read<u16>(m.s, m.off + (o32 ? 4 : 2));
-                    if (m.reg == 5) { load_cs(sel, off); return; }
+                    if (m.reg == 5) { load_cs(sel, off); goto insn_done; }
                     Descriptor d;
                     check_cs_target(sel, d, 0);
                     if (off > d.limit) fault_err(kVecGP, 0);
@@ -1059,9 +1044,9 @@ void CpuCore::step() {
                     else { push<u16>(seg[kCS].selector); push<u16>(static_cast<u16>(next_eip(c))); }
                     commit_cs(sel, d);
                     eip = off;
-                    return;
+                    goto insn_done;
                 }
-                case 4: jump(c, o32 ? rd_rm<u32>(c, m) : rd_rm<u16>(c, m)); return;
+                case 4: jump(c, o32 ? rd_rm<u32>(c, m) : rd_rm<u16>(c, m)); goto insn_done;
                 case 6: if (o32) push<u32>(rd_rm<u32>(c, m)); else push<u16>(rd_rm<u16>(c, m)); break;
                 default: undefined("FF with reg 7");
             }
@@ -1150,7 +1135,7 @@ void CpuCore::step() {
                 case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87:
                 case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8c: case 0x8d: case 0x8e: case 0x8f: {
                     const u32 disp = o32 ? f32(c) : sext<u16>(f16(c));
-                    if (cond(op2 & 15)) { jump(c, next_eip(c) + disp); return; }
+                    if (cond(op2 & 15)) { jump(c, next_eip(c) + disp); goto insn_done; }
                     break;
                 }
                 case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
@@ -1289,6 +1274,14 @@ void CpuCore::step() {
     }
 #undef OPV
     eip = next_eip(c);
+insn_done:
+    ++cycles;
+    ++retired;
+    continue;
+prefix:
+    if (++prefixes >= 15) fault_err(kVecGP, 0);
+    goto next_op;
+    }
 }
 
 }  // namespace qxlbox::machine
