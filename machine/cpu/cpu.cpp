@@ -47,10 +47,7 @@ Cpu::Stop Cpu::run() {
         const Cycles now = c.sched.now();
         const Cycles deadline = c.sched.next_deadline();
         if (now >= deadline) return Stop::Deadline;
-        if (c.mem.map_generation() != c.map_gen) {
-            c.map_gen = c.mem.map_generation();
-            c.code_page_lin = 1;
-        }
+        c.check_map();
         if (c.interrupt_ready()) {
             c.halted = false;
             const std::uint8_t vector = c.pic->acknowledge();
@@ -246,7 +243,7 @@ bool Cpu::load(const std::uint8_t* data, std::size_t size, std::size_t& consumed
     c.halted = halted != 0;
     c.dead = false;
     c.abort_message.clear();
-    c.code_page_lin = 1;
+    c.flush_tlb();
     consumed = size - rd.left;
     return true;
 }

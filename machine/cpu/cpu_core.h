@@ -122,7 +122,6 @@ public:
     // per-instruction decode state
     std::uint32_t insn_eip = 0;
     std::uint32_t insn_esp = 0;
-    const std::uint8_t* ip = nullptr;
     const std::uint8_t* ip_start = nullptr;
     unsigned seg_ovr = kNoSeg;
     bool o32 = true, a32 = true;
@@ -259,26 +258,44 @@ public:
     bool io_touched = false;  // set by MMIO and port accesses: the deadline must be re-read
     std::uint64_t mmio_read(std::uint32_t lin, unsigned n);
     void mmio_write(std::uint32_t lin, unsigned n, std::uint64_t v);
+    // A small direct-mapped cache of AddressSpace's page table: one dependent load less on
+    // every RAM access. Flushed whenever the map generation changes.
+    struct TlbEntry {
+        std::uint32_t tag = 0xffffffffu;  // page number, or all ones when empty
+        std::uint8_t* host = nullptr;
+    };
+    static constexpr unsigned kTlbSize = 256;
+    TlbEntry rtlb[kTlbSize] = {};
+    TlbEntry wtlb[kTlbSize] = {};
+    void flush_tlb() {
+        for (auto& e : rtlb) e = TlbEntry{};
+        for (auto& e : wtlb) e = TlbEntry{};
+        code_page_lin = 1;
+        map_gen = mem.map_generation();
+    }
+    void check_map() {
+        if (mem.map_generation() != map_gen) flush_tlb();
+    }
+    std::uint64_t read_slow(std::uint32_t lin, unsigned n);
+    void write_slow(std::uint32_t lin, unsigned n, std::uint64_t v);
     template <class T> [[gnu::always_inline]] T read_lin(std::uint32_t lin) {
         const std::uint32_t off = lin & (kPageSize - 1);
-        if (off <= kPageSize - sizeof(T)) [[likely]] {
-            if (const std::uint8_t* p = mem.host_page(lin)) [[likely]] {
-                T v; std::memcpy(&v, p + off, sizeof(T)); return v;
-            }
-            return static_cast<T>(mmio_read(lin, sizeof(T)));
+        const TlbEntry& e = rtlb[(lin >> kPageShift) & (kTlbSize - 1)];
+        if (e.tag == (lin >> kPageShift) && off <= kPageSize - sizeof(T)) [[likely]] {
+            T v;
+            std::memcpy(&v, e.host + off, sizeof(T));
+            return v;
         }
-        std::uint64_t v = 0;
-        for (unsigned i = 0; i < sizeof(T); ++i) v |= static_cast<std::uint64_t>(read_lin<std::uint8_t>(lin + i)) << (8 * i);
-        return static_cast<T>(v);
+        return static_cast<T>(read_slow(lin, sizeof(T)));
     }
     template <class T> [[gnu::always_inline]] void write_lin(std::uint32_t lin, T v) {
         const std::uint32_t off = lin & (kPageSize - 1);
-        if (off <= kPageSize - sizeof(T)) [[likely]] {
-            if (std::uint8_t* p = mem.writable_page(lin)) [[likely]] { std::memcpy(p + off, &v, sizeof(T)); return; }
-            mmio_write(lin, sizeof(T), v);
+        const TlbEntry& e = wtlb[(lin >> kPageShift) & (kTlbSize - 1)];
+        if (e.tag == (lin >> kPageShift) && off <= kPageSize - sizeof(T)) [[likely]] {
+            std::memcpy(e.host + off, &v, sizeof(T));
             return;
         }
-        for (unsigned i = 0; i < sizeof(T); ++i) write_lin<std::uint8_t>(lin + i, static_cast<std::uint8_t>(static_cast<std::uint64_t>(v) >> (8 * i)));
+        write_slow(lin, sizeof(T), v);
     }
     void check_access(unsigned s, std::uint32_t off, unsigned n, bool write);
     template <class T> [[gnu::always_inline]] T read(unsigned s, std::uint32_t off) {
@@ -341,7 +358,7 @@ public:
         return (flags & kIF) && cycles >= inhibit_end && pic != nullptr && pic->intr_pending();
     }
     void set_eflags_checked(std::uint32_t v, std::uint32_t mask);
-    void fetch_slow(std::uint32_t lin);
+    const std::uint8_t* fetch_slow(std::uint32_t lin);
     std::string disassemble(std::uint32_t lin);
     std::string regs_line();
     void trace_insn();

@@ -16,15 +16,49 @@ namespace {
 std::uint64_t CpuCore::mmio_read(std::uint32_t lin, unsigned n) {
     io_touched = true;
     request_recheck();
-    return mem.read(lin, n);
+    const std::uint64_t v = mem.read(lin, n);
+    check_map();
+    return v;
 }
 
 void CpuCore::mmio_write(std::uint32_t lin, unsigned n, std::uint64_t v) {
     io_touched = true;
     request_recheck();
-    // A write may have hit a read-only page that is also our cached code page; nothing to
-    // invalidate since code is decoded from memory every time.
     mem.write(lin, n, v);
+    check_map();
+}
+
+std::uint64_t CpuCore::read_slow(std::uint32_t lin, unsigned n) {
+    check_map();
+    const std::uint32_t off = lin & (kPageSize - 1);
+    if (off + n <= kPageSize) {
+        if (std::uint8_t* p = mem.host_page(lin)) {
+            rtlb[(lin >> kPageShift) & (kTlbSize - 1)] = TlbEntry{lin >> kPageShift, p};
+            std::uint64_t v = 0;
+            std::memcpy(&v, p + off, n);
+            return v;
+        }
+        return mmio_read(lin, n);
+    }
+    // Crosses a page boundary: byte by byte, each byte through its own page.
+    std::uint64_t v = 0;
+    for (unsigned i = 0; i < n; ++i) v |= read_slow(lin + i, 1) << (8 * i);
+    return v;
+}
+
+void CpuCore::write_slow(std::uint32_t lin, unsigned n, std::uint64_t v) {
+    check_map();
+    const std::uint32_t off = lin & (kPageSize - 1);
+    if (off + n <= kPageSize) {
+        if (std::uint8_t* p = mem.writable_page(lin)) {
+            wtlb[(lin >> kPageShift) & (kTlbSize - 1)] = TlbEntry{lin >> kPageShift, p};
+            std::memcpy(p + off, &v, n);
+            return;
+        }
+        mmio_write(lin, n, v);
+        return;
+    }
+    for (unsigned i = 0; i < n; ++i) write_slow(lin + i, 1, (v >> (8 * i)) & 0xff);
 }
 
 void CpuCore::check_access(unsigned s, std::uint32_t off, unsigned n, bool write) {
@@ -65,7 +99,7 @@ void CpuCore::reset_flat(std::uint32_t entry) {
     halted = false;
     inhibit_end = 0;
     abort_message.clear();
-    code_page_lin = 1;
+    flush_tlb();
 }
 
 CpuCore::Descriptor CpuCore::fetch_descriptor(std::uint16_t sel, std::uint32_t ext) {
@@ -266,6 +300,7 @@ void CpuCore::write_cr(unsigned n, std::uint32_t v) {
 void CpuCore::after_io() {
     io_touched = true;
     request_recheck();
+    check_map();  // a port write may have moved a BAR
 }
 
 std::uint32_t CpuCore::port_in(std::uint16_t port, unsigned n) {
