@@ -518,7 +518,12 @@ template <class T> u32 string_bulk(CpuCore& c, Str k, u32 count) {
         if (d + len <= s || s + len <= d) {
             std::memcpy(d, s, len);
         } else {
-            for (u32 i = 0; i < len; ++i) d[i] = s[i];
+            // Overlap: element by element, as the hardware does.
+            for (u32 i = 0; i < n; ++i) {
+                T v;
+                std::memcpy(&v, s + i * sizeof(T), sizeof(T));
+                std::memcpy(d + i * sizeof(T), &v, sizeof(T));
+            }
         }
         c.r[kESI] += len;
     } else {
@@ -566,6 +571,30 @@ template <class T> bool string_op(CpuCore& c, Str k) {
         if (cond && (c.get_zf() != (c.rep == 0xf3))) return true;
         if (c.cycles + 1 >= c.budget_end) return false;
         ++c.cycles;
+    }
+}
+
+// LOCK is only valid on read-modify-write instructions with a memory destination.
+bool lock_allowed(unsigned op, const u8* ip) {
+    if (op == 0x0f) {
+        const unsigned op2 = ip[0], modrm = ip[1];
+        if ((modrm & 0xc0) == 0xc0) return false;
+        switch (op2) {
+            case 0xab: case 0xb3: case 0xbb: case 0xb0: case 0xb1: case 0xc0: case 0xc1: return true;
+            case 0xba: return ((modrm >> 3) & 7) >= 5;
+            case 0xc7: return ((modrm >> 3) & 7) == 1;
+            default: return false;
+        }
+    }
+    const unsigned modrm = ip[0], reg = (modrm >> 3) & 7;
+    if ((modrm & 0xc0) == 0xc0) return false;
+    if (op < 0x40 && (op & 7) <= 1 && (op & 0x38) != 0x38) return true;  // ALU Eb,Gb / Ev,Gv except CMP
+    switch (op) {
+        case 0x80: case 0x81: case 0x82: case 0x83: return reg != 7;
+        case 0x86: case 0x87: return true;
+        case 0xf6: case 0xf7: return reg == 2 || reg == 3;
+        case 0xfe: case 0xff: return reg <= 1;
+        default: return false;
     }
 }
 
@@ -633,8 +662,14 @@ void CpuCore::exec_loop() {
     rep = 0;
     unsigned op;
     unsigned prefixes = 0;
+    bool lock = false;
 next_op:
     op = *ip++;
+    if (lock) [[unlikely]] {
+        if (op != 0xf0 && op != 0x66 && op != 0x67 && op != 0xf2 && op != 0xf3 && (op & 0xe7) != 0x26 && (op & 0xfe) != 0x64 &&
+            !lock_allowed(op, ip))
+            undefined("LOCK prefix on an instruction that cannot be locked");
+    }
 #define OPV(fn, ...) (o32 ? fn<u32>(__VA_ARGS__) : fn<u16>(__VA_ARGS__))
     switch (op) {
         case 0x26: seg_ovr = kES; goto prefix;
@@ -645,7 +680,7 @@ next_op:
         case 0x65: seg_ovr = kGS; goto prefix;
         case 0x66: o32 = !big; goto prefix;
         case 0x67: a32 = !big; goto prefix;
-        case 0xf0: goto prefix;
+        case 0xf0: lock = true; goto prefix;
         case 0xf2: case 0xf3: rep = static_cast<std::uint8_t>(op); goto prefix;
 #define ALU_CASES(base)                                                       \
     case base + 0: alu_rm<u8>(c, ip, base >> 3, false); break;                    \
