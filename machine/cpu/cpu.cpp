@@ -58,6 +58,8 @@ Cpu::Stop Cpu::run() {
         }
         if (c.halted) return Stop::Halted;
         c.budget_end = c.cycles + std::min<Cycles>(deadline - now, kChunkCycles);
+        // Come back when an interrupt shadow ends, to take a pending interrupt on time.
+        if (c.inhibit_end > c.cycles) c.budget_end = std::min(c.budget_end, c.inhibit_end);
         try {
             c.exec_loop();
         } catch (const CpuException& e) {

@@ -235,8 +235,11 @@ bool contributory(std::uint8_t v) { return v == kVecDE || (v >= kVecTS && v <= k
 // Delivers an exception; escalates to #DF and to a triple fault as the 386 does. Returns false
 // on a triple fault (the CPU then stops with Stop::Fault).
 bool CpuCore::raise(const CpuException& first, std::uint32_t return_eip, std::uint32_t ext) {
+    // Whatever goes wrong while delivering an exception or an external interrupt carries EXT=1
+    // in its error code (software INT n is delivered directly, not through here).
+    (void)ext;
     CpuException cur = first;
-    std::uint32_t cur_ext = ext;
+    const std::uint32_t cur_ext = 1;
     const std::uint32_t esp0 = r[kESP];
     for (;;) {
         try {
@@ -253,7 +256,6 @@ bool CpuCore::raise(const CpuException& first, std::uint32_t return_eip, std::ui
             const bool df = (contributory(cur.vector) && contributory(e.vector)) ||
                             (cur.vector == kVecPF && (contributory(e.vector) || e.vector == kVecPF));
             cur = df ? CpuException{kVecDF, true, 0} : e;
-            cur_ext = 1;
         }
     }
 }
