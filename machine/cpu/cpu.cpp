@@ -58,6 +58,11 @@ Cpu::Stop Cpu::run() {
         }
         if (c.halted) return Stop::Halted;
         c.budget_end = c.cycles + std::min<Cycles>(deadline - now, kChunkCycles);
+        if (c.trace) [[unlikely]] {
+            // One instruction per pass, so that every one is printed.
+            c.trace_insn();
+            c.budget_end = c.cycles + 1;
+        }
         // Come back when an interrupt shadow ends, to take a pending interrupt on time.
         if (c.inhibit_end > c.cycles) c.budget_end = std::min(c.budget_end, c.inhibit_end);
         try {
@@ -88,8 +93,8 @@ std::string Cpu::fault_report() const {
     std::string out;
     if (!c.abort_message.empty()) out += "CPU stopped: " + c.abort_message + "\n";
     out += "last instructions:\n";
-    const std::uint64_t n = std::min<std::uint64_t>(c.retired, 32);
-    for (std::uint64_t i = c.retired - n; i < c.retired; ++i) {
+    const std::uint64_t n = std::min<std::uint64_t>(c.history_end, 32);
+    for (std::uint64_t i = c.history_end - n; i < c.history_end; ++i) {
         const std::uint32_t e = c.history[i & 31];
         char buf[32];
         std::snprintf(buf, sizeof buf, "  %08x: ", e);
@@ -241,6 +246,7 @@ bool Cpu::load(const std::uint8_t* data, std::size_t size, std::size_t& consumed
     c.cr4 = cr4;
     c.cycles = cycles;
     c.retired = retired;
+    c.history_end = 0;
     c.inhibit_end = cycles + shadow;
     c.halted = halted != 0;
     c.dead = false;

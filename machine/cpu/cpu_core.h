@@ -110,6 +110,7 @@ public:
     // ---- execution bookkeeping
     std::uint64_t cycles = 0;       // virtual cycles consumed by this CPU (clock = base + cycles)
     std::uint64_t retired = 0;      // instructions retired
+    std::uint64_t history_end = 0;  // history[] holds the instructions before this count
     std::uint64_t budget_end = 0;   // inner loop runs while cycles < budget_end
     std::uint64_t clock_base = 0;   // sched.now() == clock_base + cycles while running
     std::uint64_t inhibit_end = 0;  // interrupts blocked while cycles < inhibit_end
@@ -122,7 +123,6 @@ public:
     // per-instruction decode state
     std::uint32_t insn_eip = 0;
     std::uint32_t insn_esp = 0;
-    const std::uint8_t* ip_start = nullptr;
     unsigned seg_ovr = kNoSeg;
     bool o32 = true, a32 = true;
     std::uint8_t rep = 0;
@@ -202,7 +202,7 @@ public:
     std::uint32_t get_eflags() { materialize(); return flags; }
     void set_flag(std::uint32_t bit, bool on) { flags = on ? (flags | bit) : (flags & ~bit); }
     // Replaces all six arithmetic flags (no need to materialize first).
-    template <class T> void set_arith(bool cf, bool of, bool af, T res) {
+    template <class T> [[gnu::always_inline]] void set_arith(bool cf, bool of, bool af, T res) {
         std::uint32_t f = flags & ~kArithFlags;
         if (cf) f |= kCF;
         if (of) f |= kOF;
@@ -310,6 +310,12 @@ public:
     }
 
     // ---- stack
+    // Operand/address size and prefix state as an instruction without prefixes sees it.
+    void restore_defaults() {
+        o32 = a32 = seg[kCS].big();
+        seg_ovr = kNoSeg;
+        rep = 0;
+    }
     [[gnu::always_inline]] bool stack32() const { return seg[kSS].big(); }
     template <class T> [[gnu::always_inline]] void push(T v) {
         std::uint32_t sp = r[kESP] - sizeof(T);

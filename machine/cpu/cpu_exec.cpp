@@ -29,7 +29,6 @@ template <class T> QX_INLINE T fimm(const u8*& ip) {
     else if constexpr (sizeof(T) == 2) return f16(ip);
     else return f32(ip);
 }
-QX_INLINE u32 next_eip(const CpuCore& c, const u8* ip) { return c.insn_eip + static_cast<u32>(ip - c.ip_start); }
 
 template <class T> QX_INLINE u32 sext(T v) {
     if constexpr (sizeof(T) == 1) return static_cast<u32>(static_cast<s32>(static_cast<s8>(v)));
@@ -634,15 +633,17 @@ const std::uint8_t* CpuCore::fetch_slow(std::uint32_t lin) {
 
 void CpuCore::exec_loop() {
     CpuCore& c = *this;
+    restore_defaults();
     // The decode pointer lives in a register: every helper that advances it is inlined.
     const std::uint8_t* ip = nullptr;
     // EIP lives in a register too; the member is written at the start of each instruction so
     // that handlers and out-of-line code see it, and handlers that branch write the member.
     std::uint32_t pc = eip;
+    // Instruction count in a register; written back on every exit, including a fault.
+    std::uint64_t count = retired;
+    try {
     while (cycles < budget_end) {
-    eip = pc;
-    if (trace) [[unlikely]] trace_insn();
-    history[retired & 31] = pc;
+    history[count & 31] = pc;
     insn_eip = pc;
     insn_esp = r[kESP];
     {
@@ -653,13 +654,9 @@ void CpuCore::exec_loop() {
             ip = fetch_slow(lin);
         if (seg[kCS].limit != 0xffffffffu && pc > seg[kCS].limit) fault_err(kVecGP, 0);
     }
-    ip_start = ip;
     const std::uint8_t* const start = ip;
-    const bool big = seg[kCS].big();
-    o32 = big;
-    a32 = big;
-    seg_ovr = kNoSeg;
-    rep = 0;
+    // Between instructions o32/a32/seg_ovr/rep hold their defaults (see restore_defaults);
+    // only an instruction with prefixes changes and then restores them.
     unsigned op;
     unsigned prefixes = 0;
     bool lock = false;
@@ -678,8 +675,8 @@ next_op:
         case 0x3e: seg_ovr = kDS; goto prefix;
         case 0x64: seg_ovr = kFS; goto prefix;
         case 0x65: seg_ovr = kGS; goto prefix;
-        case 0x66: o32 = !big; goto prefix;
-        case 0x67: a32 = !big; goto prefix;
+        case 0x66: o32 = !seg[kCS].big(); goto prefix;
+        case 0x67: a32 = !seg[kCS].big(); goto prefix;
         case 0xf0: lock = true; goto prefix;
         case 0xf2: case 0xf3: rep = static_cast<std::uint8_t>(op); goto prefix;
 #define ALU_CASES(base)                                                       \
@@ -759,14 +756,14 @@ next_op:
         case 0x69: OPV(imul_form, c, ip, 2); break;
         case 0x6a: { const u32 v = sext<u8>(f8(ip)); if (o32) push<u32>(v); else push<u16>(static_cast<u16>(v)); break; }
         case 0x6b: OPV(imul_form, c, ip, 1); break;
-        case 0x6c: if (!string_op<u8>(c, Str::Ins)) goto insn_done; break;
-        case 0x6d: if (!(o32 ? string_op<u32>(c, Str::Ins) : string_op<u16>(c, Str::Ins))) goto insn_done; break;
-        case 0x6e: if (!string_op<u8>(c, Str::Outs)) goto insn_done; break;
-        case 0x6f: if (!(o32 ? string_op<u32>(c, Str::Outs) : string_op<u16>(c, Str::Outs))) goto insn_done; break;
+        case 0x6c: if (!string_op<u8>(c, Str::Ins)) goto insn_restart; break;
+        case 0x6d: if (!(o32 ? string_op<u32>(c, Str::Ins) : string_op<u16>(c, Str::Ins))) goto insn_restart; break;
+        case 0x6e: if (!string_op<u8>(c, Str::Outs)) goto insn_restart; break;
+        case 0x6f: if (!(o32 ? string_op<u32>(c, Str::Outs) : string_op<u16>(c, Str::Outs))) goto insn_restart; break;
         case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
         case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
             const u32 disp = sext<u8>(f8(ip));
-            if (cond(op & 15)) { jump(c, next_eip(c, ip) + disp); goto insn_done; }
+            if (cond(op & 15)) { jump(c, (pc + static_cast<u32>(ip - start)) + disp); goto insn_done; }
             break;
         }
         case 0x80: case 0x82: alu_grp1<u8, u8>(c, ip); break;
@@ -855,8 +852,8 @@ next_op:
             Descriptor d;
             check_cs_target(sel, d, 0);
             if (off > d.limit) fault_err(kVecGP, 0);
-            if (o32) { push<u32>(seg[kCS].selector); push<u32>(next_eip(c, ip)); }
-            else { push<u16>(seg[kCS].selector); push<u16>(static_cast<u16>(next_eip(c, ip))); }
+            if (o32) { push<u32>(seg[kCS].selector); push<u32>((pc + static_cast<u32>(ip - start))); }
+            else { push<u16>(seg[kCS].selector); push<u16>(static_cast<u16>((pc + static_cast<u32>(ip - start)))); }
             commit_cs(sel, d);
             eip = off;
             goto insn_done;
@@ -891,8 +888,8 @@ next_op:
             break;
         }
 #define STR_CASES(opc, kind)                                                                                  \
-    case opc: if (!string_op<u8>(c, kind)) goto insn_done; break;                                                     \
-    case opc + 1: if (!(o32 ? string_op<u32>(c, kind) : string_op<u16>(c, kind))) goto insn_done; break;
+    case opc: if (!string_op<u8>(c, kind)) goto insn_restart; break;                                                     \
+    case opc + 1: if (!(o32 ? string_op<u32>(c, kind) : string_op<u16>(c, kind))) goto insn_restart; break;
         STR_CASES(0xa4, Str::Movs)
         STR_CASES(0xa6, Str::Cmps)
         STR_CASES(0xaa, Str::Stos)
@@ -965,10 +962,10 @@ next_op:
             sp_add(n);
             goto insn_done;
         }
-        case 0xcc: eip = next_eip(c, ip); deliver(kVecBP, false, 0, 0, eip); goto insn_done;
-        case 0xcd: { const u8 v = f8(ip); eip = next_eip(c, ip); deliver(v, false, 0, 0, eip); goto insn_done; }
+        case 0xcc: eip = (pc + static_cast<u32>(ip - start)); deliver(kVecBP, false, 0, 0, eip); goto insn_done;
+        case 0xcd: { const u8 v = f8(ip); eip = (pc + static_cast<u32>(ip - start)); deliver(v, false, 0, 0, eip); goto insn_done; }
         case 0xce:
-            if (get_of()) { eip = next_eip(c, ip); deliver(kVecOF, false, 0, 0, eip); goto insn_done; }
+            if (get_of()) { eip = (pc + static_cast<u32>(ip - start)); deliver(kVecOF, false, 0, 0, eip); goto insn_done; }
             break;
         case 0xcf: do_iret(); goto insn_done;
         case 0xd4: undefined("AAM (BCD arithmetic is not implemented)");
@@ -989,12 +986,12 @@ next_op:
             bool take = cnt != 0;
             if (op == 0xe0) take = take && !get_zf();
             else if (op == 0xe1) take = take && get_zf();
-            if (take) { jump(c, next_eip(c, ip) + disp); goto insn_done; }
+            if (take) { jump(c, (pc + static_cast<u32>(ip - start)) + disp); goto insn_done; }
             break;
         }
         case 0xe3: {
             const u32 disp = sext<u8>(f8(ip));
-            if ((a32 ? r[kECX] : (r[kECX] & 0xffff)) == 0) { jump(c, next_eip(c, ip) + disp); goto insn_done; }
+            if ((a32 ? r[kECX] : (r[kECX] & 0xffff)) == 0) { jump(c, (pc + static_cast<u32>(ip - start)) + disp); goto insn_done; }
             break;
         }
         case 0xe4: set8(0, static_cast<u8>(port_in(f8(ip), 1))); break;
@@ -1010,7 +1007,7 @@ next_op:
         case 0xef: port_out(static_cast<u16>(r[kEDX]), o32 ? 4 : 2, o32 ? r[kEAX] : (r[kEAX] & 0xffff)); break;
         case 0xe8: {
             const u32 disp = o32 ? f32(ip) : sext<u16>(f16(ip));
-            const u32 ret = next_eip(c, ip);
+            const u32 ret = (pc + static_cast<u32>(ip - start));
             u32 target = ret + disp;
             if (!o32) target &= 0xffff;
             if (seg[kCS].limit != 0xffffffffu && target > seg[kCS].limit) fault_err(kVecGP, 0);
@@ -1018,8 +1015,8 @@ next_op:
             eip = target;
             goto insn_done;
         }
-        case 0xe9: { const u32 disp = o32 ? f32(ip) : sext<u16>(f16(ip)); jump(c, next_eip(c, ip) + disp); goto insn_done; }
-        case 0xeb: { const u32 disp = sext<u8>(f8(ip)); jump(c, next_eip(c, ip) + disp); goto insn_done; }
+        case 0xe9: { const u32 disp = o32 ? f32(ip) : sext<u16>(f16(ip)); jump(c, (pc + static_cast<u32>(ip - start)) + disp); goto insn_done; }
+        case 0xeb: { const u32 disp = sext<u8>(f8(ip)); jump(c, (pc + static_cast<u32>(ip - start)) + disp); goto insn_done; }
         case 0xea: {
             const u32 off = o32 ? f32(ip) : f16(ip);
             const u16 sel = f16(ip);
@@ -1029,7 +1026,7 @@ next_op:
         case 0xf1: undefined("ICEBP (INT1)");
         case 0xf4:
             halted = true;
-            eip = next_eip(c, ip);
+            eip = (pc + static_cast<u32>(ip - start));
             if (budget_end > cycles + 1) budget_end = cycles + 1;
             goto insn_done;
         case 0xf5: materialize(); flags ^= kCF; break;
@@ -1067,7 +1064,7 @@ next_op:
                     break;
                 case 2: {
                     const u32 target = o32 ? rd_rm<u32>(c, m) : rd_rm<u16>(c, m);
-                    const u32 ret = next_eip(c, ip);
+                    const u32 ret = (pc + static_cast<u32>(ip - start));
                     if (seg[kCS].limit != 0xffffffffu && target > seg[kCS].limit) fault_err(kVecGP, 0);
                     if (o32) push<u32>(ret); else push<u16>(static_cast<u16>(ret));
                     eip = target;
@@ -1081,8 +1078,8 @@ next_op:
                     Descriptor d;
                     check_cs_target(sel, d, 0);
                     if (off > d.limit) fault_err(kVecGP, 0);
-                    if (o32) { push<u32>(seg[kCS].selector); push<u32>(next_eip(c, ip)); }
-                    else { push<u16>(seg[kCS].selector); push<u16>(static_cast<u16>(next_eip(c, ip))); }
+                    if (o32) { push<u32>(seg[kCS].selector); push<u32>((pc + static_cast<u32>(ip - start))); }
+                    else { push<u16>(seg[kCS].selector); push<u16>(static_cast<u16>((pc + static_cast<u32>(ip - start)))); }
                     commit_cs(sel, d);
                     eip = off;
                     goto insn_done;
@@ -1176,7 +1173,7 @@ next_op:
                 case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87:
                 case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8c: case 0x8d: case 0x8e: case 0x8f: {
                     const u32 disp = o32 ? f32(ip) : sext<u16>(f16(ip));
-                    if (cond(op2 & 15)) { jump(c, next_eip(c, ip) + disp); goto insn_done; }
+                    if (cond(op2 & 15)) { jump(c, (pc + static_cast<u32>(ip - start)) + disp); goto insn_done; }
                     break;
                 }
                 case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
@@ -1315,19 +1312,29 @@ next_op:
     }
 #undef OPV
     pc += static_cast<std::uint32_t>(ip - start);
-    ++cycles;
-    ++retired;
-    continue;
-insn_done:  // the handler set the member EIP (branch, interrupt, HLT, interrupted REP)
+    goto retire;
+insn_done:  // the handler set the member EIP (branch, interrupt, HLT)
     pc = eip;
+    goto retire;
+insn_restart:  // a REP instruction ran out of budget: run it again later
+retire:
     ++cycles;
-    ++retired;
+    ++count;
+    if (prefixes) [[unlikely]] restore_defaults();
     continue;
 prefix:
     if (++prefixes >= 15) fault_err(kVecGP, 0);
     goto next_op;
     }
+    } catch (...) {
+        restore_defaults();
+        retired = count;
+        history_end = count + 1;  // the report shows the faulting instruction too
+        throw;
+    }
     eip = pc;
+    retired = count;
+    history_end = count;
 }
 
 }  // namespace qxlbox::machine
