@@ -47,10 +47,7 @@ Cpu::Stop Cpu::run() {
         const Cycles now = c.sched.now();
         const Cycles deadline = c.sched.next_deadline();
         if (now >= deadline) return Stop::Deadline;
-        if (c.mem.map_generation() != c.map_gen) {
-            c.map_gen = c.mem.map_generation();
-            c.code_page_lin = 1;
-        }
+        c.check_map();
         if (c.interrupt_ready()) {
             c.halted = false;
             const std::uint8_t vector = c.pic->acknowledge();
@@ -61,23 +58,15 @@ Cpu::Stop Cpu::run() {
         }
         if (c.halted) return Stop::Halted;
         c.budget_end = c.cycles + std::min<Cycles>(deadline - now, kChunkCycles);
+        if (c.trace) [[unlikely]] {
+            // One instruction per pass, so that every one is printed.
+            c.trace_insn();
+            c.budget_end = c.cycles + 1;
+        }
+        // Come back when an interrupt shadow ends, to take a pending interrupt on time.
+        if (c.inhibit_end > c.cycles) c.budget_end = std::min(c.budget_end, c.inhibit_end);
         try {
-            if (c.trace) [[unlikely]] {
-                while (c.cycles < c.budget_end) {
-                    c.trace_insn();
-                    c.history[c.retired & 31] = c.eip;
-                    c.step();
-                    ++c.cycles;
-                    ++c.retired;
-                }
-            } else {
-                while (c.cycles < c.budget_end) {
-                    c.history[c.retired & 31] = c.eip;
-                    c.step();
-                    ++c.cycles;
-                    ++c.retired;
-                }
-            }
+            c.exec_loop();
         } catch (const CpuException& e) {
             c.eip = c.insn_eip;
             c.r[kESP] = c.insn_esp;
@@ -104,8 +93,8 @@ std::string Cpu::fault_report() const {
     std::string out;
     if (!c.abort_message.empty()) out += "CPU stopped: " + c.abort_message + "\n";
     out += "last instructions:\n";
-    const std::uint64_t n = std::min<std::uint64_t>(c.retired, 32);
-    for (std::uint64_t i = c.retired - n; i < c.retired; ++i) {
+    const std::uint64_t n = std::min<std::uint64_t>(c.history_end, 32);
+    for (std::uint64_t i = c.history_end - n; i < c.history_end; ++i) {
         const std::uint32_t e = c.history[i & 31];
         char buf[32];
         std::snprintf(buf, sizeof buf, "  %08x: ", e);
@@ -257,11 +246,12 @@ bool Cpu::load(const std::uint8_t* data, std::size_t size, std::size_t& consumed
     c.cr4 = cr4;
     c.cycles = cycles;
     c.retired = retired;
+    c.history_end = 0;
     c.inhibit_end = cycles + shadow;
     c.halted = halted != 0;
     c.dead = false;
     c.abort_message.clear();
-    c.code_page_lin = 1;
+    c.flush_tlb();
     consumed = size - rd.left;
     return true;
 }

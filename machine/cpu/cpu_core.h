@@ -110,6 +110,7 @@ public:
     // ---- execution bookkeeping
     std::uint64_t cycles = 0;       // virtual cycles consumed by this CPU (clock = base + cycles)
     std::uint64_t retired = 0;      // instructions retired
+    std::uint64_t history_end = 0;  // history[] holds the instructions before this count
     std::uint64_t budget_end = 0;   // inner loop runs while cycles < budget_end
     std::uint64_t clock_base = 0;   // sched.now() == clock_base + cycles while running
     std::uint64_t inhibit_end = 0;  // interrupts blocked while cycles < inhibit_end
@@ -122,8 +123,6 @@ public:
     // per-instruction decode state
     std::uint32_t insn_eip = 0;
     std::uint32_t insn_esp = 0;
-    const std::uint8_t* ip = nullptr;
-    const std::uint8_t* ip_start = nullptr;
     unsigned seg_ovr = kNoSeg;
     bool o32 = true, a32 = true;
     std::uint8_t rep = 0;
@@ -140,26 +139,26 @@ public:
     bool capstone_ok = false;
 
     // ---- registers
-    std::uint8_t get8(unsigned i) const { return i < 4 ? static_cast<std::uint8_t>(r[i]) : static_cast<std::uint8_t>(r[i - 4] >> 8); }
-    void set8(unsigned i, std::uint8_t v) {
+    [[gnu::always_inline]] std::uint8_t get8(unsigned i) const { return i < 4 ? static_cast<std::uint8_t>(r[i]) : static_cast<std::uint8_t>(r[i - 4] >> 8); }
+    [[gnu::always_inline]] void set8(unsigned i, std::uint8_t v) {
         if (i < 4) r[i] = (r[i] & ~0xffu) | v;
         else r[i - 4] = (r[i - 4] & ~0xff00u) | (static_cast<std::uint32_t>(v) << 8);
     }
-    template <class T> T getr(unsigned i) const {
+    template <class T> [[gnu::always_inline]] T getr(unsigned i) const {
         if constexpr (sizeof(T) == 1) return get8(i);
         else return static_cast<T>(r[i]);
     }
-    template <class T> void setr(unsigned i, T v) {
+    template <class T> [[gnu::always_inline]] void setr(unsigned i, T v) {
         if constexpr (sizeof(T) == 1) set8(i, v);
         else if constexpr (sizeof(T) == 2) r[i] = (r[i] & 0xffff0000u) | v;
         else r[i] = v;
     }
 
     // ---- flags
-    template <class T> void set_lazy(FlagOp op, std::uint32_t a, std::uint32_t b, std::uint32_t res) {
+    template <class T> [[gnu::always_inline]] void set_lazy(FlagOp op, std::uint32_t a, std::uint32_t b, std::uint32_t res) {
         lf_op = op; lf_a = a; lf_b = b; lf_r = res; lf_sign = kSign<T>;
     }
-    bool get_cf() const {
+    [[gnu::always_inline]] bool get_cf() const {
         switch (lf_op) {
             case FlagOp::None: return flags & kCF;
             case FlagOp::Add: return lf_r < lf_a;
@@ -171,10 +170,10 @@ public:
         }
         return false;
     }
-    bool get_zf() const { return lf_op == FlagOp::None ? (flags & kZF) != 0 : lf_r == 0; }
-    bool get_sf() const { return lf_op == FlagOp::None ? (flags & kSF) != 0 : (lf_r & lf_sign) != 0; }
+    [[gnu::always_inline]] bool get_zf() const { return lf_op == FlagOp::None ? (flags & kZF) != 0 : lf_r == 0; }
+    [[gnu::always_inline]] bool get_sf() const { return lf_op == FlagOp::None ? (flags & kSF) != 0 : (lf_r & lf_sign) != 0; }
     bool get_pf() const { return lf_op == FlagOp::None ? (flags & kPF) != 0 : parity8(lf_r); }
-    bool get_of() const {
+    [[gnu::always_inline]] bool get_of() const {
         switch (lf_op) {
             case FlagOp::None: return flags & kOF;
             case FlagOp::Add: case FlagOp::Adc: case FlagOp::Inc: return ((lf_a ^ lf_r) & (lf_b ^ lf_r) & lf_sign) != 0;
@@ -202,14 +201,46 @@ public:
     }
     std::uint32_t get_eflags() { materialize(); return flags; }
     void set_flag(std::uint32_t bit, bool on) { flags = on ? (flags | bit) : (flags & ~bit); }
+    // Replaces all six arithmetic flags (no need to materialize first).
+    template <class T> [[gnu::always_inline]] void set_arith(bool cf, bool of, bool af, T res) {
+        std::uint32_t f = flags & ~kArithFlags;
+        if (cf) f |= kCF;
+        if (of) f |= kOF;
+        if (af) f |= kAF;
+        if (res == 0) f |= kZF;
+        if (res & kSign<T>) f |= kSF;
+        if (parity8(res)) f |= kPF;
+        flags = f;
+        lf_op = FlagOp::None;
+    }
     // Sets ZF/SF/PF from a result of type T (flags must be materialized).
     template <class T> void set_szp(T v) {
         set_flag(kZF, v == 0);
         set_flag(kSF, (v & kSign<T>) != 0);
         set_flag(kPF, parity8(v));
     }
-    bool cond(unsigned cc) const {
+    [[gnu::always_inline]] bool cond(unsigned cc) const {
         bool v;
+        if (lf_op == FlagOp::Sub) {
+            // Fast path after CMP/SUB: compare the operands directly.
+            const auto sx = [this](std::uint32_t x) { return static_cast<std::int32_t>((x ^ lf_sign) - lf_sign); };
+            switch (cc >> 1) {
+                case 1: return (lf_a < lf_b) != (cc & 1);
+                case 2: return (lf_r == 0) != (cc & 1);
+                case 3: return (lf_a <= lf_b) != (cc & 1);
+                case 6: return (sx(lf_a) < sx(lf_b)) != (cc & 1);
+                case 7: return (sx(lf_a) <= sx(lf_b)) != (cc & 1);
+                default: break;
+            }
+        } else if (lf_op == FlagOp::Logic) {
+            switch (cc >> 1) {
+                case 0: case 1: return cc & 1;
+                case 2: case 3: return (lf_r == 0) != (cc & 1);
+                case 4: case 6: return ((lf_r & lf_sign) != 0) != (cc & 1);
+                case 7: return (lf_r == 0 || (lf_r & lf_sign) != 0) != (cc & 1);
+                default: break;
+            }
+        }
         switch (cc >> 1) {
             case 0: v = get_of(); break;
             case 1: v = get_cf(); break;
@@ -227,48 +258,72 @@ public:
     bool io_touched = false;  // set by MMIO and port accesses: the deadline must be re-read
     std::uint64_t mmio_read(std::uint32_t lin, unsigned n);
     void mmio_write(std::uint32_t lin, unsigned n, std::uint64_t v);
-    template <class T> T read_lin(std::uint32_t lin) {
-        const std::uint32_t off = lin & (kPageSize - 1);
-        if (off <= kPageSize - sizeof(T)) [[likely]] {
-            if (const std::uint8_t* p = mem.host_page(lin)) [[likely]] {
-                T v; std::memcpy(&v, p + off, sizeof(T)); return v;
-            }
-            return static_cast<T>(mmio_read(lin, sizeof(T)));
-        }
-        std::uint64_t v = 0;
-        for (unsigned i = 0; i < sizeof(T); ++i) v |= static_cast<std::uint64_t>(read_lin<std::uint8_t>(lin + i)) << (8 * i);
-        return static_cast<T>(v);
+    // A small direct-mapped cache of AddressSpace's page table: one dependent load less on
+    // every RAM access. Flushed whenever the map generation changes.
+    struct TlbEntry {
+        std::uint32_t tag = 0xffffffffu;  // page number, or all ones when empty
+        std::uint8_t* host = nullptr;
+    };
+    static constexpr unsigned kTlbSize = 256;
+    TlbEntry rtlb[kTlbSize] = {};
+    TlbEntry wtlb[kTlbSize] = {};
+    void flush_tlb() {
+        for (auto& e : rtlb) e = TlbEntry{};
+        for (auto& e : wtlb) e = TlbEntry{};
+        code_page_lin = 1;
+        map_gen = mem.map_generation();
     }
-    template <class T> void write_lin(std::uint32_t lin, T v) {
+    void check_map() {
+        if (mem.map_generation() != map_gen) flush_tlb();
+    }
+    std::uint64_t read_slow(std::uint32_t lin, unsigned n);
+    void write_slow(std::uint32_t lin, unsigned n, std::uint64_t v);
+    template <class T> [[gnu::always_inline]] T read_lin(std::uint32_t lin) {
         const std::uint32_t off = lin & (kPageSize - 1);
-        if (off <= kPageSize - sizeof(T)) [[likely]] {
-            if (std::uint8_t* p = mem.writable_page(lin)) [[likely]] { std::memcpy(p + off, &v, sizeof(T)); return; }
-            mmio_write(lin, sizeof(T), v);
+        const TlbEntry& e = rtlb[(lin >> kPageShift) & (kTlbSize - 1)];
+        if (e.tag == (lin >> kPageShift) && off <= kPageSize - sizeof(T)) [[likely]] {
+            T v;
+            std::memcpy(&v, e.host + off, sizeof(T));
+            return v;
+        }
+        return static_cast<T>(read_slow(lin, sizeof(T)));
+    }
+    template <class T> [[gnu::always_inline]] void write_lin(std::uint32_t lin, T v) {
+        const std::uint32_t off = lin & (kPageSize - 1);
+        const TlbEntry& e = wtlb[(lin >> kPageShift) & (kTlbSize - 1)];
+        if (e.tag == (lin >> kPageShift) && off <= kPageSize - sizeof(T)) [[likely]] {
+            std::memcpy(e.host + off, &v, sizeof(T));
             return;
         }
-        for (unsigned i = 0; i < sizeof(T); ++i) write_lin<std::uint8_t>(lin + i, static_cast<std::uint8_t>(static_cast<std::uint64_t>(v) >> (8 * i)));
+        write_slow(lin, sizeof(T), v);
     }
     void check_access(unsigned s, std::uint32_t off, unsigned n, bool write);
-    template <class T> T read(unsigned s, std::uint32_t off) {
+    template <class T> [[gnu::always_inline]] T read(unsigned s, std::uint32_t off) {
         const SegReg& sr = seg[s];
         if (!sr.fast_read) [[unlikely]] check_access(s, off, sizeof(T), false);
         return read_lin<T>(sr.base + off);
     }
-    template <class T> void write(unsigned s, std::uint32_t off, T v) {
+    template <class T> [[gnu::always_inline]] void write(unsigned s, std::uint32_t off, T v) {
         const SegReg& sr = seg[s];
         if (!sr.fast_write) [[unlikely]] check_access(s, off, sizeof(T), true);
         write_lin<T>(sr.base + off, v);
     }
 
     // ---- stack
-    bool stack32() const { return seg[kSS].big(); }
-    template <class T> void push(T v) {
+    // Operand/address size and prefix state as an instruction without prefixes sees it.
+    void restore_defaults() {
+        o32 = a32 = seg[kCS].big();
+        seg_ovr = kNoSeg;
+        rep = 0;
+    }
+    [[gnu::always_inline]] bool stack32() const { return seg[kSS].big(); }
+    template <class T> [[gnu::always_inline]] void push(T v) {
         std::uint32_t sp = r[kESP] - sizeof(T);
         if (!stack32()) sp &= 0xffff;
         write<T>(kSS, sp, v);
         if (stack32()) r[kESP] = sp; else r[kESP] = (r[kESP] & 0xffff0000u) | sp;
     }
-    template <class T> T pop() {
+    template <class T> [[gnu::always_inline]] T pop() {
         const std::uint32_t sp = stack32() ? r[kESP] : (r[kESP] & 0xffff);
         T v = read<T>(kSS, sp);
         if (stack32()) r[kESP] = sp + sizeof(T); else r[kESP] = (r[kESP] & 0xffff0000u) | ((sp + sizeof(T)) & 0xffff);
@@ -284,7 +339,8 @@ public:
     }
 
     // ---- implemented in cpu_exec.cpp
-    void step();
+    // Runs instructions while cycles < budget_end; faults propagate as CpuException.
+    void exec_loop();
     [[noreturn]] void undefined(const char* why);
 
     // ---- implemented in cpu_system.cpp
@@ -308,7 +364,7 @@ public:
         return (flags & kIF) && cycles >= inhibit_end && pic != nullptr && pic->intr_pending();
     }
     void set_eflags_checked(std::uint32_t v, std::uint32_t mask);
-    void fetch_slow(std::uint32_t lin);
+    const std::uint8_t* fetch_slow(std::uint32_t lin);
     std::string disassemble(std::uint32_t lin);
     std::string regs_line();
     void trace_insn();

@@ -5,6 +5,8 @@
 
 namespace qxlbox::machine {
 
+#define QX_INLINE inline __attribute__((always_inline))
+
 namespace {
 
 using u8 = std::uint8_t;
@@ -19,17 +21,16 @@ using s64 = std::int64_t;
 [[noreturn]] void fault(u8 vector) { throw CpuException{vector, false, 0}; }
 [[noreturn]] void fault_err(u8 vector, u32 error) { throw CpuException{vector, true, error}; }
 
-inline u8 f8(CpuCore& c) { return *c.ip++; }
-inline u16 f16(CpuCore& c) { u16 v; std::memcpy(&v, c.ip, 2); c.ip += 2; return v; }
-inline u32 f32(CpuCore& c) { u32 v; std::memcpy(&v, c.ip, 4); c.ip += 4; return v; }
-template <class T> inline T fimm(CpuCore& c) {
-    if constexpr (sizeof(T) == 1) return f8(c);
-    else if constexpr (sizeof(T) == 2) return f16(c);
-    else return f32(c);
+QX_INLINE u8 f8(const u8*& ip) { return *ip++; }
+QX_INLINE u16 f16(const u8*& ip) { u16 v; std::memcpy(&v, ip, 2); ip += 2; return v; }
+QX_INLINE u32 f32(const u8*& ip) { u32 v; std::memcpy(&v, ip, 4); ip += 4; return v; }
+template <class T> QX_INLINE T fimm(const u8*& ip) {
+    if constexpr (sizeof(T) == 1) return f8(ip);
+    else if constexpr (sizeof(T) == 2) return f16(ip);
+    else return f32(ip);
 }
-inline u32 next_eip(const CpuCore& c) { return c.insn_eip + static_cast<u32>(c.ip - c.ip_start); }
 
-template <class T> inline u32 sext(T v) {
+template <class T> QX_INLINE u32 sext(T v) {
     if constexpr (sizeof(T) == 1) return static_cast<u32>(static_cast<s32>(static_cast<s8>(v)));
     else if constexpr (sizeof(T) == 2) return static_cast<u32>(static_cast<s32>(static_cast<s16>(v)));
     else return v;
@@ -41,8 +42,8 @@ struct Modrm {
     bool is_reg() const { return mod == 3; }
 };
 
-inline void decode_modrm(CpuCore& c, Modrm& m) {
-    const u8 b = f8(c);
+QX_INLINE void decode_modrm(CpuCore& c, const u8*& ip, Modrm& m) {
+    const u8 b = f8(ip);
     m.mod = b >> 6;
     m.reg = (b >> 3) & 7;
     m.rm = b & 7;
@@ -51,23 +52,23 @@ inline void decode_modrm(CpuCore& c, Modrm& m) {
     u32 off;
     if (c.a32) [[likely]] {
         if (m.rm == 4) {
-            const u8 sib = f8(c);
+            const u8 sib = f8(ip);
             const unsigned base = sib & 7, idx = (sib >> 3) & 7;
             if (base == 5 && m.mod == 0) {
-                off = f32(c);
+                off = f32(ip);
             } else {
                 off = c.r[base];
                 if (base == 4 || base == 5) s = kSS;
             }
             if (idx != 4) off += c.r[idx] << (sib >> 6);
         } else if (m.rm == 5 && m.mod == 0) {
-            off = f32(c);
+            off = f32(ip);
         } else {
             off = c.r[m.rm];
             if (m.rm == 5) s = kSS;
         }
-        if (m.mod == 1) off += static_cast<u32>(static_cast<s32>(static_cast<s8>(f8(c))));
-        else if (m.mod == 2) off += f32(c);
+        if (m.mod == 1) off += static_cast<u32>(static_cast<s32>(static_cast<s8>(f8(ip))));
+        else if (m.mod == 2) off += f32(ip);
     } else {
         const u32 bx = c.r[kEBX] & 0xffff, bp = c.r[kEBP] & 0xffff, si = c.r[kESI] & 0xffff, di = c.r[kEDI] & 0xffff;
         switch (m.rm) {
@@ -78,27 +79,27 @@ inline void decode_modrm(CpuCore& c, Modrm& m) {
             case 4: off = si; break;
             case 5: off = di; break;
             case 6:
-                if (m.mod == 0) off = f16(c);
+                if (m.mod == 0) off = f16(ip);
                 else { off = bp; s = kSS; }
                 break;
             default: off = bx; break;
         }
-        if (m.mod == 1) off += static_cast<u32>(static_cast<s32>(static_cast<s8>(f8(c))));
-        else if (m.mod == 2) off += f16(c);
+        if (m.mod == 1) off += static_cast<u32>(static_cast<s32>(static_cast<s8>(f8(ip))));
+        else if (m.mod == 2) off += f16(ip);
         off &= 0xffff;
     }
     m.off = off;
     m.s = c.seg_ovr != kNoSeg ? c.seg_ovr : s;
 }
 
-template <class T> inline T rd_rm(CpuCore& c, const Modrm& m) { return m.is_reg() ? c.getr<T>(m.rm) : c.read<T>(m.s, m.off); }
-template <class T> inline void wr_rm(CpuCore& c, const Modrm& m, T v) {
+template <class T> QX_INLINE T rd_rm(CpuCore& c, const Modrm& m) { return m.is_reg() ? c.getr<T>(m.rm) : c.read<T>(m.s, m.off); }
+template <class T> QX_INLINE void wr_rm(CpuCore& c, const Modrm& m, T v) {
     if (m.is_reg()) c.setr<T>(m.rm, v);
     else c.write<T>(m.s, m.off, v);
 }
 
 // ---- ALU
-template <class T> inline T alu(CpuCore& c, unsigned op, T a, T b) {
+template <class T> QX_INLINE T alu(CpuCore& c, unsigned op, T a, T b) {
     T res;
     switch (op) {
         case 0: res = static_cast<T>(a + b); c.set_lazy<T>(FlagOp::Add, a, b, res); break;
@@ -125,9 +126,9 @@ template <class T> inline T alu(CpuCore& c, unsigned op, T a, T b) {
 }
 
 // dst op= src; form: 0 = E,G  1 = G,E
-template <class T> inline void alu_rm(CpuCore& c, unsigned op, bool to_reg) {
+template <class T> QX_INLINE void alu_rm(CpuCore& c, const u8*& ip, unsigned op, bool to_reg) {
     Modrm m;
-    decode_modrm(c, m);
+    decode_modrm(c, ip, m);
     if (to_reg) {
         const T res = alu<T>(c, op, c.getr<T>(m.reg), rd_rm<T>(c, m));
         if (op != 7) c.setr<T>(m.reg, res);
@@ -140,17 +141,17 @@ template <class T> inline void alu_rm(CpuCore& c, unsigned op, bool to_reg) {
     }
 }
 
-template <class T> inline void alu_acc_imm(CpuCore& c, unsigned op) {
-    const T imm = fimm<T>(c);
+template <class T> QX_INLINE void alu_acc_imm(CpuCore& c, const u8*& ip, unsigned op) {
+    const T imm = fimm<T>(ip);
     const T res = alu<T>(c, op, c.getr<T>(kEAX), imm);
     if (op != 7) c.setr<T>(kEAX, res);
 }
 
 // group 1: 80/81/83
-template <class T, class I> inline void alu_grp1(CpuCore& c) {
+template <class T, class I> QX_INLINE void alu_grp1(CpuCore& c, const u8*& ip) {
     Modrm m;
-    decode_modrm(c, m);
-    const T imm = static_cast<T>(sext<I>(fimm<I>(c)));
+    decode_modrm(c, ip, m);
+    const T imm = static_cast<T>(sext<I>(fimm<I>(ip)));
     if (m.is_reg()) {
         const T res = alu<T>(c, m.reg, c.getr<T>(m.rm), imm);
         if (m.reg != 7) c.setr<T>(m.rm, res);
@@ -160,13 +161,13 @@ template <class T, class I> inline void alu_grp1(CpuCore& c) {
     }
 }
 
-template <class T> inline T do_inc(CpuCore& c, T a) {
+template <class T> QX_INLINE T do_inc(CpuCore& c, T a) {
     c.lf_cin = c.get_cf();
     const T res = static_cast<T>(a + 1);
     c.set_lazy<T>(FlagOp::Inc, a, 1, res);
     return res;
 }
-template <class T> inline T do_dec(CpuCore& c, T a) {
+template <class T> QX_INLINE T do_dec(CpuCore& c, T a) {
     c.lf_cin = c.get_cf();
     const T res = static_cast<T>(a - 1);
     c.set_lazy<T>(FlagOp::Dec, a, 1, res);
@@ -174,11 +175,11 @@ template <class T> inline T do_dec(CpuCore& c, T a) {
 }
 
 // ---- shifts and rotates (eager flags)
-template <class T> T shift(CpuCore& c, unsigned op, T v, unsigned count) {
+template <class T> QX_INLINE T shift(CpuCore& c, unsigned op, T v, unsigned count) {
     constexpr unsigned bits = sizeof(T) * 8;
     const unsigned cnt = count & 31;
     if (cnt == 0) return v;
-    c.materialize();
+    if (op < 4) c.materialize();  // rotates keep SF/ZF/AF/PF
     const u32 msb = kSign<T>;
     T res = v;
     bool cf = false;
@@ -227,34 +228,30 @@ template <class T> T shift(CpuCore& c, unsigned op, T v, unsigned count) {
             const u64 w = static_cast<u64>(v) << cnt;
             res = static_cast<T>(w);
             cf = (w >> bits) & 1;
-            c.set_flag(kOF, ((res & msb) != 0) != cf);
-            break;
+            c.set_arith<T>(cf, ((res & msb) != 0) != cf, false, res);
+            return res;
         }
         case 5: {  // SHR
             cf = (static_cast<u64>(v) >> (cnt - 1)) & 1;
             res = static_cast<T>(static_cast<u64>(v) >> cnt);
-            c.set_flag(kOF, cnt == 1 ? (v & msb) != 0 : false);
-            break;
+            c.set_arith<T>(cf, cnt == 1 ? (v & msb) != 0 : false, false, res);
+            return res;
         }
         default: {  // SAR
             const s64 sv = static_cast<s32>(sext<T>(v));
             cf = (sv >> (cnt - 1)) & 1;
             res = static_cast<T>(sv >> cnt);
-            c.set_flag(kOF, false);
-            break;
+            c.set_arith<T>(cf, false, false, res);
+            return res;
         }
     }
-    c.set_flag(kCF, cf);
-    c.set_flag(kAF, false);
-    c.set_szp<T>(res);
-    return res;
 }
 
-template <class T> void shift_grp(CpuCore& c, int count_src) {
+template <class T> QX_INLINE void shift_grp(CpuCore& c, const u8*& ip, int count_src) {
     Modrm m;
-    decode_modrm(c, m);
+    decode_modrm(c, ip, m);
     unsigned cnt;
-    if (count_src == 0) cnt = f8(c);
+    if (count_src == 0) cnt = f8(ip);
     else if (count_src == 1) cnt = 1;
     else cnt = c.r[kECX] & 0xff;
     if (m.is_reg()) {
@@ -268,7 +265,6 @@ template <class T> void shift_grp(CpuCore& c, int count_src) {
 template <class T> T shld(CpuCore& c, T d, T s, unsigned count, bool left) {
     const unsigned cnt = count & 31;
     if (cnt == 0) return d;
-    c.materialize();
     T res;
     bool cf;
     if constexpr (sizeof(T) == 4) {
@@ -290,17 +286,14 @@ template <class T> T shld(CpuCore& c, T d, T s, unsigned count, bool left) {
             cf = (x >> (cnt - 1)) & 1;
         }
     }
-    c.set_flag(kCF, cf);
-    c.set_flag(kOF, ((res ^ d) & kSign<T>) != 0);
-    c.set_flag(kAF, false);
-    c.set_szp<T>(res);
+    c.set_arith<T>(cf, ((res ^ d) & kSign<T>) != 0, false, res);
     return res;
 }
 
-template <class T> void shld_form(CpuCore& c, bool left, bool imm) {
+template <class T> QX_INLINE void shld_form(CpuCore& c, const u8*& ip, bool left, bool imm) {
     Modrm m;
-    decode_modrm(c, m);
-    const unsigned cnt = imm ? f8(c) : (c.r[kECX] & 0xff);
+    decode_modrm(c, ip, m);
+    const unsigned cnt = imm ? f8(ip) : (c.r[kECX] & 0xff);
     const T s = c.getr<T>(m.reg);
     if (m.is_reg()) {
         c.setr<T>(m.rm, shld<T>(c, c.getr<T>(m.rm), s, cnt, left));
@@ -311,21 +304,15 @@ template <class T> void shld_form(CpuCore& c, bool left, bool imm) {
 }
 
 // ---- multiply / divide
-template <class T> void mul_flags(CpuCore& c, bool overflow, T low) {
-    c.materialize();
-    c.set_flag(kCF, overflow);
-    c.set_flag(kOF, overflow);
-    c.set_flag(kAF, false);
-    c.set_szp<T>(low);
-}
+template <class T> QX_INLINE void mul_flags(CpuCore& c, bool overflow, T low) { c.set_arith<T>(overflow, overflow, false, low); }
 
-template <class T> void grp3(CpuCore& c) {
+template <class T> QX_INLINE void grp3(CpuCore& c, const u8*& ip) {
     Modrm m;
-    decode_modrm(c, m);
+    decode_modrm(c, ip, m);
     switch (m.reg) {
         case 0: case 1: {
             const T v = rd_rm<T>(c, m);
-            const T imm = fimm<T>(c);
+            const T imm = fimm<T>(ip);
             alu<T>(c, 4, v, imm);
             return;
         }
@@ -378,14 +365,14 @@ template <class T> void grp3(CpuCore& c) {
     }
 }
 
-template <class T> void imul_form(CpuCore& c, int imm_kind) {
+template <class T> QX_INLINE void imul_form(CpuCore& c, const u8*& ip, int imm_kind) {
     Modrm m;
-    decode_modrm(c, m);
+    decode_modrm(c, ip, m);
     const T src = rd_rm<T>(c, m);
     s32 other;
     if (imm_kind == 0) other = static_cast<s32>(sext<T>(c.getr<T>(m.reg)));
-    else if (imm_kind == 1) other = static_cast<s32>(sext<u8>(f8(c)));
-    else other = static_cast<s32>(sext<T>(fimm<T>(c)));
+    else if (imm_kind == 1) other = static_cast<s32>(sext<u8>(f8(ip)));
+    else other = static_cast<s32>(sext<T>(fimm<T>(ip)));
     const s64 p = static_cast<s64>(static_cast<s32>(sext<T>(src))) * other;
     const T lo = static_cast<T>(p);
     c.setr<T>(m.reg, lo);
@@ -393,15 +380,15 @@ template <class T> void imul_form(CpuCore& c, int imm_kind) {
 }
 
 // ---- bit operations
-template <class T> void bt_form(CpuCore& c, unsigned op, bool imm) {
+template <class T> QX_INLINE void bt_form(CpuCore& c, const u8*& ip, unsigned op, bool imm) {
     Modrm m;
-    decode_modrm(c, m);
+    decode_modrm(c, ip, m);
     constexpr unsigned bits = sizeof(T) * 8;
     u32 bitoff;
     T v;
     u32 off = m.off;
     if (imm) {
-        bitoff = f8(c) & (bits - 1);
+        bitoff = f8(ip) & (bits - 1);
     } else {
         bitoff = c.getr<T>(m.reg);
         if (!m.is_reg()) {
@@ -426,9 +413,9 @@ template <class T> void bt_form(CpuCore& c, unsigned op, bool imm) {
     wr_rm<T>(c, mm, v);
 }
 
-template <class T> void bsf_form(CpuCore& c, bool reverse) {
+template <class T> QX_INLINE void bsf_form(CpuCore& c, const u8*& ip, bool reverse) {
     Modrm m;
-    decode_modrm(c, m);
+    decode_modrm(c, ip, m);
     const T v = rd_rm<T>(c, m);
     c.materialize();
     if (v == 0) { c.set_flag(kZF, true); return; }
@@ -438,7 +425,7 @@ template <class T> void bsf_form(CpuCore& c, bool reverse) {
 }
 
 // ---- control transfer helpers
-inline void jump(CpuCore& c, u32 target) {
+QX_INLINE void jump(CpuCore& c, u32 target) {
     if (!c.o32) target &= 0xffff;
     const SegReg& cs = c.seg[kCS];
     if (cs.limit != 0xffffffffu && target > cs.limit) fault_err(kVecGP, 0);
@@ -450,8 +437,8 @@ template <class T> void push_v(CpuCore& c, u32 v) { c.push<T>(static_cast<T>(v))
 // ---- string instructions
 enum class Str { Movs, Cmps, Stos, Lods, Scas, Ins, Outs };
 
-inline u32 idx_reg(const CpuCore& c, unsigned i) { return c.a32 ? c.r[i] : (c.r[i] & 0xffff); }
-inline void idx_add(CpuCore& c, unsigned i, s32 d) {
+QX_INLINE u32 idx_reg(const CpuCore& c, unsigned i) { return c.a32 ? c.r[i] : (c.r[i] & 0xffff); }
+QX_INLINE void idx_add(CpuCore& c, unsigned i, s32 d) {
     if (c.a32) c.r[i] += static_cast<u32>(d);
     else c.r[i] = (c.r[i] & 0xffff0000u) | ((c.r[i] + static_cast<u32>(d)) & 0xffff);
 }
@@ -530,7 +517,12 @@ template <class T> u32 string_bulk(CpuCore& c, Str k, u32 count) {
         if (d + len <= s || s + len <= d) {
             std::memcpy(d, s, len);
         } else {
-            for (u32 i = 0; i < len; ++i) d[i] = s[i];
+            // Overlap: element by element, as the hardware does.
+            for (u32 i = 0; i < n; ++i) {
+                T v;
+                std::memcpy(&v, s + i * sizeof(T), sizeof(T));
+                std::memcpy(d + i * sizeof(T), &v, sizeof(T));
+            }
         }
         c.r[kESI] += len;
     } else {
@@ -581,9 +573,33 @@ template <class T> bool string_op(CpuCore& c, Str k) {
     }
 }
 
-template <class T> void far_ptr_load(CpuCore& c, unsigned s) {
+// LOCK is only valid on read-modify-write instructions with a memory destination.
+bool lock_allowed(unsigned op, const u8* ip) {
+    if (op == 0x0f) {
+        const unsigned op2 = ip[0], modrm = ip[1];
+        if ((modrm & 0xc0) == 0xc0) return false;
+        switch (op2) {
+            case 0xab: case 0xb3: case 0xbb: case 0xb0: case 0xb1: case 0xc0: case 0xc1: return true;
+            case 0xba: return ((modrm >> 3) & 7) >= 5;
+            case 0xc7: return ((modrm >> 3) & 7) == 1;
+            default: return false;
+        }
+    }
+    const unsigned modrm = ip[0], reg = (modrm >> 3) & 7;
+    if ((modrm & 0xc0) == 0xc0) return false;
+    if (op < 0x40 && (op & 7) <= 1 && (op & 0x38) != 0x38) return true;  // ALU Eb,Gb / Ev,Gv except CMP
+    switch (op) {
+        case 0x80: case 0x81: case 0x82: case 0x83: return reg != 7;
+        case 0x86: case 0x87: return true;
+        case 0xf6: case 0xf7: return reg == 2 || reg == 3;
+        case 0xfe: case 0xff: return reg <= 1;
+        default: return false;
+    }
+}
+
+template <class T> QX_INLINE void far_ptr_load(CpuCore& c, const u8*& ip, unsigned s) {
     Modrm m;
-    decode_modrm(c, m);
+    decode_modrm(c, ip, m);
     if (m.is_reg()) c.undefined("LDS/LES/LSS/LFS/LGS with a register operand");
     const T off = c.read<T>(m.s, m.off);
     const u16 sel = c.read<u16>(m.s, m.off + sizeof(T));
@@ -598,14 +614,13 @@ void CpuCore::undefined(const char* why) {
     throw CpuException{kVecUD, false, 0};
 }
 
-void CpuCore::fetch_slow(std::uint32_t lin) {
+const std::uint8_t* CpuCore::fetch_slow(std::uint32_t lin) {
     const std::uint32_t page = lin & ~(kPageSize - 1);
     const std::uint8_t* p = mem.host_page(lin);
     if (p && (lin & (kPageSize - 1)) <= kPageSize - sizeof(fetch_buf)) {
         code_page_lin = page;
         code_page_ptr = p;
-        ip = p + (lin & (kPageSize - 1));
-        return;
+        return p + (lin & (kPageSize - 1));
     }
     for (unsigned i = 0; i < sizeof(fetch_buf); ++i) {
         const std::uint32_t a = lin + i;
@@ -613,56 +628,64 @@ void CpuCore::fetch_slow(std::uint32_t lin) {
         else if (i == 0 || ((a & (kPageSize - 1)) != 0 && mem.host_page(a - 1) == nullptr)) fetch_buf[i] = static_cast<std::uint8_t>(mmio_read(a, 1));
         else fetch_buf[i] = 0xff;
     }
-    ip = fetch_buf;
+    return fetch_buf;
 }
 
-void CpuCore::step() {
+void CpuCore::exec_loop() {
     CpuCore& c = *this;
-    insn_eip = eip;
+    restore_defaults();
+    // The decode pointer lives in a register: every helper that advances it is inlined.
+    const std::uint8_t* ip = nullptr;
+    // EIP lives in a register too; the member is written at the start of each instruction so
+    // that handlers and out-of-line code see it, and handlers that branch write the member.
+    std::uint32_t pc = eip;
+    // Instruction count in a register; written back on every exit, including a fault.
+    std::uint64_t count = retired;
+    try {
+    while (cycles < budget_end) {
+    history[count & 31] = pc;
+    insn_eip = pc;
     insn_esp = r[kESP];
     {
-        const std::uint32_t lin = seg[kCS].base + eip;
+        const std::uint32_t lin = seg[kCS].base + pc;
         if ((lin & ~(kPageSize - 1)) == code_page_lin && (lin & (kPageSize - 1)) <= kPageSize - sizeof(fetch_buf)) [[likely]]
             ip = code_page_ptr + (lin & (kPageSize - 1));
         else
-            fetch_slow(lin);
-        if (seg[kCS].limit != 0xffffffffu && eip > seg[kCS].limit) fault_err(kVecGP, 0);
+            ip = fetch_slow(lin);
+        if (seg[kCS].limit != 0xffffffffu && pc > seg[kCS].limit) fault_err(kVecGP, 0);
     }
-    ip_start = ip;
-    const bool big = seg[kCS].big();
-    o32 = big;
-    a32 = big;
-    seg_ovr = kNoSeg;
-    rep = 0;
+    const std::uint8_t* const start = ip;
+    // Between instructions o32/a32/seg_ovr/rep hold their defaults (see restore_defaults);
+    // only an instruction with prefixes changes and then restores them.
     unsigned op;
-    for (unsigned prefixes = 0;; ++prefixes) {
-        op = *ip++;
-        switch (op) {
-            case 0x26: seg_ovr = kES; continue;
-            case 0x2e: seg_ovr = kCS; continue;
-            case 0x36: seg_ovr = kSS; continue;
-            case 0x3e: seg_ovr = kDS; continue;
-            case 0x64: seg_ovr = kFS; continue;
-            case 0x65: seg_ovr = kGS; continue;
-            case 0x66: o32 = !big; continue;
-            case 0x67: a32 = !big; continue;
-            case 0xf0: if (prefixes < 14) continue; break;
-            case 0xf2: case 0xf3: rep = static_cast<std::uint8_t>(op); continue;
-            default: break;
-        }
-        if (prefixes >= 14) fault_err(kVecGP, 0);
-        break;
+    unsigned prefixes = 0;
+    bool lock = false;
+next_op:
+    op = *ip++;
+    if (lock) [[unlikely]] {
+        if (op != 0xf0 && op != 0x66 && op != 0x67 && op != 0xf2 && op != 0xf3 && (op & 0xe7) != 0x26 && (op & 0xfe) != 0x64 &&
+            !lock_allowed(op, ip))
+            undefined("LOCK prefix on an instruction that cannot be locked");
     }
-
 #define OPV(fn, ...) (o32 ? fn<u32>(__VA_ARGS__) : fn<u16>(__VA_ARGS__))
     switch (op) {
+        case 0x26: seg_ovr = kES; goto prefix;
+        case 0x2e: seg_ovr = kCS; goto prefix;
+        case 0x36: seg_ovr = kSS; goto prefix;
+        case 0x3e: seg_ovr = kDS; goto prefix;
+        case 0x64: seg_ovr = kFS; goto prefix;
+        case 0x65: seg_ovr = kGS; goto prefix;
+        case 0x66: o32 = !seg[kCS].big(); goto prefix;
+        case 0x67: a32 = !seg[kCS].big(); goto prefix;
+        case 0xf0: lock = true; goto prefix;
+        case 0xf2: case 0xf3: rep = static_cast<std::uint8_t>(op); goto prefix;
 #define ALU_CASES(base)                                                       \
-    case base + 0: alu_rm<u8>(c, base >> 3, false); break;                    \
-    case base + 1: OPV(alu_rm, c, base >> 3, false); break;                   \
-    case base + 2: alu_rm<u8>(c, base >> 3, true); break;                     \
-    case base + 3: OPV(alu_rm, c, base >> 3, true); break;                    \
-    case base + 4: alu_acc_imm<u8>(c, base >> 3); break;                      \
-    case base + 5: OPV(alu_acc_imm, c, base >> 3); break;
+    case base + 0: alu_rm<u8>(c, ip, base >> 3, false); break;                    \
+    case base + 1: OPV(alu_rm, c, ip, base >> 3, false); break;                   \
+    case base + 2: alu_rm<u8>(c, ip, base >> 3, true); break;                     \
+    case base + 3: OPV(alu_rm, c, ip, base >> 3, true); break;                    \
+    case base + 4: alu_acc_imm<u8>(c, ip, base >> 3); break;                      \
+    case base + 5: OPV(alu_acc_imm, c, ip, base >> 3); break;
         ALU_CASES(0x00) ALU_CASES(0x08) ALU_CASES(0x10) ALU_CASES(0x18)
         ALU_CASES(0x20) ALU_CASES(0x28) ALU_CASES(0x30) ALU_CASES(0x38)
 #undef ALU_CASES
@@ -715,7 +738,7 @@ void CpuCore::step() {
         }
         case 0x62: {  // BOUND
             Modrm m;
-            decode_modrm(c, m);
+            decode_modrm(c, ip, m);
             if (m.is_reg()) undefined("BOUND with a register operand");
             if (o32) {
                 const s32 v = static_cast<s32>(r[m.reg]);
@@ -729,57 +752,57 @@ void CpuCore::step() {
             break;
         }
         case 0x63: undefined("ARPL (protected-mode privilege adjust is not implemented)");
-        case 0x68: if (o32) push<u32>(f32(c)); else push<u16>(f16(c)); break;
-        case 0x69: OPV(imul_form, c, 2); break;
-        case 0x6a: { const u32 v = sext<u8>(f8(c)); if (o32) push<u32>(v); else push<u16>(static_cast<u16>(v)); break; }
-        case 0x6b: OPV(imul_form, c, 1); break;
-        case 0x6c: if (!string_op<u8>(c, Str::Ins)) return; break;
-        case 0x6d: if (!(o32 ? string_op<u32>(c, Str::Ins) : string_op<u16>(c, Str::Ins))) return; break;
-        case 0x6e: if (!string_op<u8>(c, Str::Outs)) return; break;
-        case 0x6f: if (!(o32 ? string_op<u32>(c, Str::Outs) : string_op<u16>(c, Str::Outs))) return; break;
+        case 0x68: if (o32) push<u32>(f32(ip)); else push<u16>(f16(ip)); break;
+        case 0x69: OPV(imul_form, c, ip, 2); break;
+        case 0x6a: { const u32 v = sext<u8>(f8(ip)); if (o32) push<u32>(v); else push<u16>(static_cast<u16>(v)); break; }
+        case 0x6b: OPV(imul_form, c, ip, 1); break;
+        case 0x6c: if (!string_op<u8>(c, Str::Ins)) goto insn_restart; break;
+        case 0x6d: if (!(o32 ? string_op<u32>(c, Str::Ins) : string_op<u16>(c, Str::Ins))) goto insn_restart; break;
+        case 0x6e: if (!string_op<u8>(c, Str::Outs)) goto insn_restart; break;
+        case 0x6f: if (!(o32 ? string_op<u32>(c, Str::Outs) : string_op<u16>(c, Str::Outs))) goto insn_restart; break;
         case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
         case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
-            const u32 disp = sext<u8>(f8(c));
-            if (cond(op & 15)) { jump(c, next_eip(c) + disp); return; }
+            const u32 disp = sext<u8>(f8(ip));
+            if (cond(op & 15)) { jump(c, (pc + static_cast<u32>(ip - start)) + disp); goto insn_done; }
             break;
         }
-        case 0x80: case 0x82: alu_grp1<u8, u8>(c); break;
-        case 0x81: if (o32) alu_grp1<u32, u32>(c); else alu_grp1<u16, u16>(c); break;
-        case 0x83: if (o32) alu_grp1<u32, u8>(c); else alu_grp1<u16, u8>(c); break;
-        case 0x84: { Modrm m; decode_modrm(c, m); alu<u8>(c, 4, rd_rm<u8>(c, m), get8(m.reg)); break; }
+        case 0x80: case 0x82: alu_grp1<u8, u8>(c, ip); break;
+        case 0x81: if (o32) alu_grp1<u32, u32>(c, ip); else alu_grp1<u16, u16>(c, ip); break;
+        case 0x83: if (o32) alu_grp1<u32, u8>(c, ip); else alu_grp1<u16, u8>(c, ip); break;
+        case 0x84: { Modrm m; decode_modrm(c, ip, m); alu<u8>(c, 4, rd_rm<u8>(c, m), get8(m.reg)); break; }
         case 0x85: {
             Modrm m;
-            decode_modrm(c, m);
+            decode_modrm(c, ip, m);
             if (o32) alu<u32>(c, 4, rd_rm<u32>(c, m), r[m.reg]);
             else alu<u16>(c, 4, rd_rm<u16>(c, m), getr<u16>(m.reg));
             break;
         }
         case 0x86: {
-            Modrm m; decode_modrm(c, m);
+            Modrm m; decode_modrm(c, ip, m);
             const u8 a = rd_rm<u8>(c, m), b = get8(m.reg);
             wr_rm<u8>(c, m, b); set8(m.reg, a);
             break;
         }
         case 0x87: {
-            Modrm m; decode_modrm(c, m);
+            Modrm m; decode_modrm(c, ip, m);
             if (o32) { const u32 a = rd_rm<u32>(c, m), b = r[m.reg]; wr_rm<u32>(c, m, b); r[m.reg] = a; }
             else { const u16 a = rd_rm<u16>(c, m), b = getr<u16>(m.reg); wr_rm<u16>(c, m, b); setr<u16>(m.reg, a); }
             break;
         }
-        case 0x88: { Modrm m; decode_modrm(c, m); wr_rm<u8>(c, m, get8(m.reg)); break; }
+        case 0x88: { Modrm m; decode_modrm(c, ip, m); wr_rm<u8>(c, m, get8(m.reg)); break; }
         case 0x89: {
-            Modrm m; decode_modrm(c, m);
+            Modrm m; decode_modrm(c, ip, m);
             if (o32) wr_rm<u32>(c, m, r[m.reg]); else wr_rm<u16>(c, m, getr<u16>(m.reg));
             break;
         }
-        case 0x8a: { Modrm m; decode_modrm(c, m); set8(m.reg, rd_rm<u8>(c, m)); break; }
+        case 0x8a: { Modrm m; decode_modrm(c, ip, m); set8(m.reg, rd_rm<u8>(c, m)); break; }
         case 0x8b: {
-            Modrm m; decode_modrm(c, m);
+            Modrm m; decode_modrm(c, ip, m);
             if (o32) r[m.reg] = rd_rm<u32>(c, m); else setr<u16>(m.reg, rd_rm<u16>(c, m));
             break;
         }
         case 0x8c: {
-            Modrm m; decode_modrm(c, m);
+            Modrm m; decode_modrm(c, ip, m);
             if (m.reg > 5) undefined("MOV from a segment register that does not exist");
             const u16 sel = seg[m.reg].selector;
             if (m.is_reg()) { if (o32) r[m.rm] = sel; else setr<u16>(m.rm, sel); }
@@ -787,13 +810,13 @@ void CpuCore::step() {
             break;
         }
         case 0x8d: {
-            Modrm m; decode_modrm(c, m);
+            Modrm m; decode_modrm(c, ip, m);
             if (m.is_reg()) undefined("LEA with a register operand");
             if (o32) r[m.reg] = m.off; else setr<u16>(m.reg, static_cast<u16>(m.off));
             break;
         }
         case 0x8e: {
-            Modrm m; decode_modrm(c, m);
+            Modrm m; decode_modrm(c, ip, m);
             if (m.reg > 5 || m.reg == kCS) undefined("MOV to CS or to a segment register that does not exist");
             load_data_seg(m.reg, rd_rm<u16>(c, m));
             if (m.reg == kSS) { inhibit_end = cycles + 2; if (budget_end > cycles + 2) budget_end = cycles + 2; }
@@ -802,11 +825,11 @@ void CpuCore::step() {
         case 0x8f: {  // POP Ev: the address uses ESP after the pop
             const std::uint8_t* save = ip;
             Modrm m;
-            decode_modrm(c, m);
+            decode_modrm(c, ip, m);
             if (m.reg != 0) undefined("8F with reg != 0");
             ip = save;
             const u32 v = o32 ? pop<u32>() : pop<u16>();
-            decode_modrm(c, m);
+            decode_modrm(c, ip, m);
             if (o32) wr_rm<u32>(c, m, v); else wr_rm<u16>(c, m, static_cast<u16>(v));
             break;
         }
@@ -824,16 +847,16 @@ void CpuCore::step() {
             else setr<u16>(kEDX, (r[kEAX] & 0x8000) ? 0xffff : 0);
             break;
         case 0x9a: {  // CALL ptr16:16/32
-            const u32 off = o32 ? f32(c) : f16(c);
-            const u16 sel = f16(c);
+            const u32 off = o32 ? f32(ip) : f16(ip);
+            const u16 sel = f16(ip);
             Descriptor d;
             check_cs_target(sel, d, 0);
             if (off > d.limit) fault_err(kVecGP, 0);
-            if (o32) { push<u32>(seg[kCS].selector); push<u32>(next_eip(c)); }
-            else { push<u16>(seg[kCS].selector); push<u16>(static_cast<u16>(next_eip(c))); }
+            if (o32) { push<u32>(seg[kCS].selector); push<u32>((pc + static_cast<u32>(ip - start))); }
+            else { push<u16>(seg[kCS].selector); push<u16>(static_cast<u16>((pc + static_cast<u32>(ip - start)))); }
             commit_cs(sel, d);
             eip = off;
-            return;
+            goto insn_done;
         }
         case 0x9b: break;  // WAIT: no FPU, nothing pending
         case 0x9c: {
@@ -854,7 +877,7 @@ void CpuCore::step() {
         }
         case 0x9f: set8(4, static_cast<u8>((get_eflags() & (kSF | kZF | kAF | kPF | kCF)) | 2)); break;
         case 0xa0: case 0xa1: case 0xa2: case 0xa3: {
-            const u32 off = a32 ? f32(c) : f16(c);
+            const u32 off = a32 ? f32(ip) : f16(ip);
             const unsigned s = seg_ovr != kNoSeg ? seg_ovr : kDS;
             switch (op) {
                 case 0xa0: set8(0, read<u8>(s, off)); break;
@@ -865,52 +888,52 @@ void CpuCore::step() {
             break;
         }
 #define STR_CASES(opc, kind)                                                                                  \
-    case opc: if (!string_op<u8>(c, kind)) return; break;                                                     \
-    case opc + 1: if (!(o32 ? string_op<u32>(c, kind) : string_op<u16>(c, kind))) return; break;
+    case opc: if (!string_op<u8>(c, kind)) goto insn_restart; break;                                                     \
+    case opc + 1: if (!(o32 ? string_op<u32>(c, kind) : string_op<u16>(c, kind))) goto insn_restart; break;
         STR_CASES(0xa4, Str::Movs)
         STR_CASES(0xa6, Str::Cmps)
         STR_CASES(0xaa, Str::Stos)
         STR_CASES(0xac, Str::Lods)
         STR_CASES(0xae, Str::Scas)
 #undef STR_CASES
-        case 0xa8: alu<u8>(c, 4, get8(0), f8(c)); break;
-        case 0xa9: if (o32) alu<u32>(c, 4, r[kEAX], f32(c)); else alu<u16>(c, 4, getr<u16>(kEAX), f16(c)); break;
+        case 0xa8: alu<u8>(c, 4, get8(0), f8(ip)); break;
+        case 0xa9: if (o32) alu<u32>(c, 4, r[kEAX], f32(ip)); else alu<u16>(c, 4, getr<u16>(kEAX), f16(ip)); break;
         case 0xb0: case 0xb1: case 0xb2: case 0xb3: case 0xb4: case 0xb5: case 0xb6: case 0xb7:
-            set8(op & 7, f8(c));
+            set8(op & 7, f8(ip));
             break;
         case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf:
-            if (o32) r[op & 7] = f32(c); else setr<u16>(op & 7, f16(c));
+            if (o32) r[op & 7] = f32(ip); else setr<u16>(op & 7, f16(ip));
             break;
-        case 0xc0: shift_grp<u8>(c, 0); break;
-        case 0xc1: OPV(shift_grp, c, 0); break;
-        case 0xd0: shift_grp<u8>(c, 1); break;
-        case 0xd1: OPV(shift_grp, c, 1); break;
-        case 0xd2: shift_grp<u8>(c, 2); break;
-        case 0xd3: OPV(shift_grp, c, 2); break;
+        case 0xc0: shift_grp<u8>(c, ip, 0); break;
+        case 0xc1: OPV(shift_grp, c, ip, 0); break;
+        case 0xd0: shift_grp<u8>(c, ip, 1); break;
+        case 0xd1: OPV(shift_grp, c, ip, 1); break;
+        case 0xd2: shift_grp<u8>(c, ip, 2); break;
+        case 0xd3: OPV(shift_grp, c, ip, 2); break;
         case 0xc2: case 0xc3: {
-            const u32 n = op == 0xc2 ? f16(c) : 0;
+            const u32 n = op == 0xc2 ? f16(ip) : 0;
             const u32 target = o32 ? pop<u32>() : pop<u16>();
             jump(c, target);
             sp_add(n);
-            return;
+            goto insn_done;
         }
-        case 0xc4: OPV(far_ptr_load, c, kES); break;
-        case 0xc5: OPV(far_ptr_load, c, kDS); break;
+        case 0xc4: OPV(far_ptr_load, c, ip, kES); break;
+        case 0xc5: OPV(far_ptr_load, c, ip, kDS); break;
         case 0xc6: {
-            Modrm m; decode_modrm(c, m);
+            Modrm m; decode_modrm(c, ip, m);
             if (m.reg != 0) undefined("C6 with reg != 0");
-            wr_rm<u8>(c, m, f8(c));
+            wr_rm<u8>(c, m, f8(ip));
             break;
         }
         case 0xc7: {
-            Modrm m; decode_modrm(c, m);
+            Modrm m; decode_modrm(c, ip, m);
             if (m.reg != 0) undefined("C7 with reg != 0");
-            if (o32) wr_rm<u32>(c, m, f32(c)); else wr_rm<u16>(c, m, f16(c));
+            if (o32) wr_rm<u32>(c, m, f32(ip)); else wr_rm<u16>(c, m, f16(ip));
             break;
         }
         case 0xc8: {  // ENTER
-            const u32 size = f16(c);
-            const unsigned level = f8(c) & 31;
+            const u32 size = f16(ip);
+            const unsigned level = f8(ip) & 31;
             const unsigned w = o32 ? 4 : 2;
             if (o32) push<u32>(r[kEBP]); else push<u16>(static_cast<u16>(r[kEBP]));
             const u32 frame = stack32() ? r[kESP] : (r[kESP] & 0xffff);
@@ -931,20 +954,20 @@ void CpuCore::step() {
             break;
         }
         case 0xca: case 0xcb: {  // RETF
-            const u32 n = op == 0xca ? f16(c) : 0;
+            const u32 n = op == 0xca ? f16(ip) : 0;
             const u32 target = o32 ? pop<u32>() : pop<u16>();
             const u16 sel = static_cast<u16>(o32 ? pop<u32>() : pop<u16>());
             if ((sel & 3) != 0) fault_err(kVecGP, sel & 0xfffcu);  // return to an outer ring
             load_cs(sel, target);
             sp_add(n);
-            return;
+            goto insn_done;
         }
-        case 0xcc: eip = next_eip(c); deliver(kVecBP, false, 0, 0, eip); return;
-        case 0xcd: { const u8 v = f8(c); eip = next_eip(c); deliver(v, false, 0, 0, eip); return; }
+        case 0xcc: eip = (pc + static_cast<u32>(ip - start)); deliver(kVecBP, false, 0, 0, eip); goto insn_done;
+        case 0xcd: { const u8 v = f8(ip); eip = (pc + static_cast<u32>(ip - start)); deliver(v, false, 0, 0, eip); goto insn_done; }
         case 0xce:
-            if (get_of()) { eip = next_eip(c); deliver(kVecOF, false, 0, 0, eip); return; }
+            if (get_of()) { eip = (pc + static_cast<u32>(ip - start)); deliver(kVecOF, false, 0, 0, eip); goto insn_done; }
             break;
-        case 0xcf: do_iret(); return;
+        case 0xcf: do_iret(); goto insn_done;
         case 0xd4: undefined("AAM (BCD arithmetic is not implemented)");
         case 0xd5: undefined("AAD (BCD arithmetic is not implemented)");
         case 0xd6: undefined("SALC (undocumented)");
@@ -956,25 +979,25 @@ void CpuCore::step() {
         case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf:
             undefined("x87 floating point (no FPU is modelled)");
         case 0xe0: case 0xe1: case 0xe2: {  // LOOPNE, LOOPE, LOOP
-            const u32 disp = sext<u8>(f8(c));
+            const u32 disp = sext<u8>(f8(ip));
             u32 cnt;
             if (a32) cnt = --r[kECX];
             else { cnt = (r[kECX] - 1) & 0xffff; setr<u16>(kECX, static_cast<u16>(cnt)); }
             bool take = cnt != 0;
             if (op == 0xe0) take = take && !get_zf();
             else if (op == 0xe1) take = take && get_zf();
-            if (take) { jump(c, next_eip(c) + disp); return; }
+            if (take) { jump(c, (pc + static_cast<u32>(ip - start)) + disp); goto insn_done; }
             break;
         }
         case 0xe3: {
-            const u32 disp = sext<u8>(f8(c));
-            if ((a32 ? r[kECX] : (r[kECX] & 0xffff)) == 0) { jump(c, next_eip(c) + disp); return; }
+            const u32 disp = sext<u8>(f8(ip));
+            if ((a32 ? r[kECX] : (r[kECX] & 0xffff)) == 0) { jump(c, (pc + static_cast<u32>(ip - start)) + disp); goto insn_done; }
             break;
         }
-        case 0xe4: set8(0, static_cast<u8>(port_in(f8(c), 1))); break;
-        case 0xe5: { const u8 p = f8(c); if (o32) r[kEAX] = port_in(p, 4); else setr<u16>(kEAX, static_cast<u16>(port_in(p, 2))); break; }
-        case 0xe6: { const u8 p = f8(c); port_out(p, 1, r[kEAX] & 0xff); break; }
-        case 0xe7: { const u8 p = f8(c); port_out(p, o32 ? 4 : 2, o32 ? r[kEAX] : (r[kEAX] & 0xffff)); break; }
+        case 0xe4: set8(0, static_cast<u8>(port_in(f8(ip), 1))); break;
+        case 0xe5: { const u8 p = f8(ip); if (o32) r[kEAX] = port_in(p, 4); else setr<u16>(kEAX, static_cast<u16>(port_in(p, 2))); break; }
+        case 0xe6: { const u8 p = f8(ip); port_out(p, 1, r[kEAX] & 0xff); break; }
+        case 0xe7: { const u8 p = f8(ip); port_out(p, o32 ? 4 : 2, o32 ? r[kEAX] : (r[kEAX] & 0xffff)); break; }
         case 0xec: set8(0, static_cast<u8>(port_in(static_cast<u16>(r[kEDX]), 1))); break;
         case 0xed:
             if (o32) r[kEAX] = port_in(static_cast<u16>(r[kEDX]), 4);
@@ -983,32 +1006,32 @@ void CpuCore::step() {
         case 0xee: port_out(static_cast<u16>(r[kEDX]), 1, r[kEAX] & 0xff); break;
         case 0xef: port_out(static_cast<u16>(r[kEDX]), o32 ? 4 : 2, o32 ? r[kEAX] : (r[kEAX] & 0xffff)); break;
         case 0xe8: {
-            const u32 disp = o32 ? f32(c) : sext<u16>(f16(c));
-            const u32 ret = next_eip(c);
+            const u32 disp = o32 ? f32(ip) : sext<u16>(f16(ip));
+            const u32 ret = (pc + static_cast<u32>(ip - start));
             u32 target = ret + disp;
             if (!o32) target &= 0xffff;
             if (seg[kCS].limit != 0xffffffffu && target > seg[kCS].limit) fault_err(kVecGP, 0);
             if (o32) push<u32>(ret); else push<u16>(static_cast<u16>(ret));
             eip = target;
-            return;
+            goto insn_done;
         }
-        case 0xe9: { const u32 disp = o32 ? f32(c) : sext<u16>(f16(c)); jump(c, next_eip(c) + disp); return; }
-        case 0xeb: { const u32 disp = sext<u8>(f8(c)); jump(c, next_eip(c) + disp); return; }
+        case 0xe9: { const u32 disp = o32 ? f32(ip) : sext<u16>(f16(ip)); jump(c, (pc + static_cast<u32>(ip - start)) + disp); goto insn_done; }
+        case 0xeb: { const u32 disp = sext<u8>(f8(ip)); jump(c, (pc + static_cast<u32>(ip - start)) + disp); goto insn_done; }
         case 0xea: {
-            const u32 off = o32 ? f32(c) : f16(c);
-            const u16 sel = f16(c);
+            const u32 off = o32 ? f32(ip) : f16(ip);
+            const u16 sel = f16(ip);
             load_cs(sel, off);
-            return;
+            goto insn_done;
         }
         case 0xf1: undefined("ICEBP (INT1)");
         case 0xf4:
             halted = true;
-            eip = next_eip(c);
+            eip = (pc + static_cast<u32>(ip - start));
             if (budget_end > cycles + 1) budget_end = cycles + 1;
-            return;
+            goto insn_done;
         case 0xf5: materialize(); flags ^= kCF; break;
-        case 0xf6: grp3<u8>(c); break;
-        case 0xf7: OPV(grp3, c); break;
+        case 0xf6: grp3<u8>(c, ip); break;
+        case 0xf7: OPV(grp3, c, ip); break;
         case 0xf8: materialize(); flags &= ~kCF; break;
         case 0xf9: materialize(); flags |= kCF; break;
         case 0xfa: flags &= ~kIF; break;
@@ -1022,14 +1045,14 @@ void CpuCore::step() {
         case 0xfc: flags &= ~kDF; break;
         case 0xfd: flags |= kDF; break;
         case 0xfe: {
-            Modrm m; decode_modrm(c, m);
+            Modrm m; decode_modrm(c, ip, m);
             if (m.reg == 0) wr_rm<u8>(c, m, do_inc<u8>(c, rd_rm<u8>(c, m)));
             else if (m.reg == 1) wr_rm<u8>(c, m, do_dec<u8>(c, rd_rm<u8>(c, m)));
             else undefined("FE with reg > 1");
             break;
         }
         case 0xff: {
-            Modrm m; decode_modrm(c, m);
+            Modrm m; decode_modrm(c, ip, m);
             switch (m.reg) {
                 case 0:
                     if (o32) wr_rm<u32>(c, m, do_inc<u32>(c, rd_rm<u32>(c, m)));
@@ -1041,27 +1064,27 @@ void CpuCore::step() {
                     break;
                 case 2: {
                     const u32 target = o32 ? rd_rm<u32>(c, m) : rd_rm<u16>(c, m);
-                    const u32 ret = next_eip(c);
+                    const u32 ret = (pc + static_cast<u32>(ip - start));
                     if (seg[kCS].limit != 0xffffffffu && target > seg[kCS].limit) fault_err(kVecGP, 0);
                     if (o32) push<u32>(ret); else push<u16>(static_cast<u16>(ret));
                     eip = target;
-                    return;
+                    goto insn_done;
                 }
                 case 3: case 5: {
                     if (m.is_reg()) undefined("far CALL/JMP with a register operand");
                     const u32 off = o32 ? read<u32>(m.s, m.off) : read<u16>(m.s, m.off);
                     const u16 sel = read<u16>(m.s, m.off + (o32 ? 4 : 2));
-                    if (m.reg == 5) { load_cs(sel, off); return; }
+                    if (m.reg == 5) { load_cs(sel, off); goto insn_done; }
                     Descriptor d;
                     check_cs_target(sel, d, 0);
                     if (off > d.limit) fault_err(kVecGP, 0);
-                    if (o32) { push<u32>(seg[kCS].selector); push<u32>(next_eip(c)); }
-                    else { push<u16>(seg[kCS].selector); push<u16>(static_cast<u16>(next_eip(c))); }
+                    if (o32) { push<u32>(seg[kCS].selector); push<u32>((pc + static_cast<u32>(ip - start))); }
+                    else { push<u16>(seg[kCS].selector); push<u16>(static_cast<u16>((pc + static_cast<u32>(ip - start)))); }
                     commit_cs(sel, d);
                     eip = off;
-                    return;
+                    goto insn_done;
                 }
-                case 4: jump(c, o32 ? rd_rm<u32>(c, m) : rd_rm<u16>(c, m)); return;
+                case 4: jump(c, o32 ? rd_rm<u32>(c, m) : rd_rm<u16>(c, m)); goto insn_done;
                 case 6: if (o32) push<u32>(rd_rm<u32>(c, m)); else push<u16>(rd_rm<u16>(c, m)); break;
                 default: undefined("FF with reg 7");
             }
@@ -1071,7 +1094,7 @@ void CpuCore::step() {
             const unsigned op2 = *ip++;
             switch (op2) {
                 case 0x01: {
-                    Modrm m; decode_modrm(c, m);
+                    Modrm m; decode_modrm(c, ip, m);
                     switch (m.reg) {
                         case 0: case 1: {
                             if (m.is_reg()) undefined("0F 01 register form");
@@ -1109,11 +1132,11 @@ void CpuCore::step() {
                 case 0x08: case 0x09: break;   // INVD, WBINVD: no caches
                 case 0x0b: undefined("UD2");
                 case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d: case 0x1e: case 0x1f: {
-                    Modrm m; decode_modrm(c, m);  // hint NOPs (multi-byte NOP, prefetch)
+                    Modrm m; decode_modrm(c, ip, m);  // hint NOPs (multi-byte NOP, prefetch)
                     break;
                 }
                 case 0x20: {
-                    const u8 b = f8(c);
+                    const u8 b = f8(ip);
                     const unsigned n = (b >> 3) & 7;
                     u32 v;
                     switch (n) {
@@ -1127,7 +1150,7 @@ void CpuCore::step() {
                     break;
                 }
                 case 0x22: {
-                    const u8 b = f8(c);
+                    const u8 b = f8(ip);
                     const unsigned n = (b >> 3) & 7;
                     if (n == 1 || n > 4) undefined("MOV to a control register that does not exist");
                     write_cr(n, r[b & 7]);
@@ -1142,20 +1165,20 @@ void CpuCore::step() {
                 }
                 case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
                 case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f: {
-                    Modrm m; decode_modrm(c, m);
+                    Modrm m; decode_modrm(c, ip, m);
                     if (o32) { const u32 v = rd_rm<u32>(c, m); if (cond(op2 & 15)) r[m.reg] = v; }
                     else { const u16 v = rd_rm<u16>(c, m); if (cond(op2 & 15)) setr<u16>(m.reg, v); }
                     break;
                 }
                 case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87:
                 case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8c: case 0x8d: case 0x8e: case 0x8f: {
-                    const u32 disp = o32 ? f32(c) : sext<u16>(f16(c));
-                    if (cond(op2 & 15)) { jump(c, next_eip(c) + disp); return; }
+                    const u32 disp = o32 ? f32(ip) : sext<u16>(f16(ip));
+                    if (cond(op2 & 15)) { jump(c, (pc + static_cast<u32>(ip - start)) + disp); goto insn_done; }
                     break;
                 }
                 case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
                 case 0x98: case 0x99: case 0x9a: case 0x9b: case 0x9c: case 0x9d: case 0x9e: case 0x9f: {
-                    Modrm m; decode_modrm(c, m);
+                    Modrm m; decode_modrm(c, ip, m);
                     wr_rm<u8>(c, m, cond(op2 & 15) ? 1 : 0);
                     break;
                 }
@@ -1183,25 +1206,25 @@ void CpuCore::step() {
                     }
                     break;
                 }
-                case 0xa3: OPV(bt_form, c, 4, false); break;
-                case 0xab: OPV(bt_form, c, 5, false); break;
-                case 0xb3: OPV(bt_form, c, 6, false); break;
-                case 0xbb: OPV(bt_form, c, 7, false); break;
+                case 0xa3: OPV(bt_form, c, ip, 4, false); break;
+                case 0xab: OPV(bt_form, c, ip, 5, false); break;
+                case 0xb3: OPV(bt_form, c, ip, 6, false); break;
+                case 0xbb: OPV(bt_form, c, ip, 7, false); break;
                 case 0xba: {
                     const std::uint8_t* save = ip;
                     const unsigned sub = (*ip >> 3) & 7;
                     if (sub < 4) undefined("0F BA with reg < 4");
                     ip = save;
-                    OPV(bt_form, c, sub, true);
+                    OPV(bt_form, c, ip, sub, true);
                     break;
                 }
-                case 0xa4: OPV(shld_form, c, true, true); break;
-                case 0xa5: OPV(shld_form, c, true, false); break;
-                case 0xac: OPV(shld_form, c, false, true); break;
-                case 0xad: OPV(shld_form, c, false, false); break;
-                case 0xaf: OPV(imul_form, c, 0); break;
+                case 0xa4: OPV(shld_form, c, ip, true, true); break;
+                case 0xa5: OPV(shld_form, c, ip, true, false); break;
+                case 0xac: OPV(shld_form, c, ip, false, true); break;
+                case 0xad: OPV(shld_form, c, ip, false, false); break;
+                case 0xaf: OPV(imul_form, c, ip, 0); break;
                 case 0xb0: case 0xb1: {
-                    Modrm m; decode_modrm(c, m);
+                    Modrm m; decode_modrm(c, ip, m);
                     if (op2 == 0xb0) {
                         const u8 d = rd_rm<u8>(c, m);
                         alu<u8>(c, 7, get8(0), d);
@@ -1220,17 +1243,17 @@ void CpuCore::step() {
                     }
                     break;
                 }
-                case 0xb2: OPV(far_ptr_load, c, kSS); inhibit_end = cycles + 2; if (budget_end > cycles + 2) budget_end = cycles + 2; break;
-                case 0xb4: OPV(far_ptr_load, c, kFS); break;
-                case 0xb5: OPV(far_ptr_load, c, kGS); break;
-                case 0xb6: { Modrm m; decode_modrm(c, m); const u8 v = rd_rm<u8>(c, m); if (o32) r[m.reg] = v; else setr<u16>(m.reg, v); break; }
-                case 0xb7: { Modrm m; decode_modrm(c, m); const u16 v = rd_rm<u16>(c, m); if (o32) r[m.reg] = v; else setr<u16>(m.reg, v); break; }
-                case 0xbe: { Modrm m; decode_modrm(c, m); const u32 v = sext<u8>(rd_rm<u8>(c, m)); if (o32) r[m.reg] = v; else setr<u16>(m.reg, static_cast<u16>(v)); break; }
-                case 0xbf: { Modrm m; decode_modrm(c, m); const u32 v = sext<u16>(rd_rm<u16>(c, m)); if (o32) r[m.reg] = v; else setr<u16>(m.reg, static_cast<u16>(v)); break; }
-                case 0xbc: OPV(bsf_form, c, false); break;
-                case 0xbd: OPV(bsf_form, c, true); break;
+                case 0xb2: OPV(far_ptr_load, c, ip, kSS); inhibit_end = cycles + 2; if (budget_end > cycles + 2) budget_end = cycles + 2; break;
+                case 0xb4: OPV(far_ptr_load, c, ip, kFS); break;
+                case 0xb5: OPV(far_ptr_load, c, ip, kGS); break;
+                case 0xb6: { Modrm m; decode_modrm(c, ip, m); const u8 v = rd_rm<u8>(c, m); if (o32) r[m.reg] = v; else setr<u16>(m.reg, v); break; }
+                case 0xb7: { Modrm m; decode_modrm(c, ip, m); const u16 v = rd_rm<u16>(c, m); if (o32) r[m.reg] = v; else setr<u16>(m.reg, v); break; }
+                case 0xbe: { Modrm m; decode_modrm(c, ip, m); const u32 v = sext<u8>(rd_rm<u8>(c, m)); if (o32) r[m.reg] = v; else setr<u16>(m.reg, static_cast<u16>(v)); break; }
+                case 0xbf: { Modrm m; decode_modrm(c, ip, m); const u32 v = sext<u16>(rd_rm<u16>(c, m)); if (o32) r[m.reg] = v; else setr<u16>(m.reg, static_cast<u16>(v)); break; }
+                case 0xbc: OPV(bsf_form, c, ip, false); break;
+                case 0xbd: OPV(bsf_form, c, ip, true); break;
                 case 0xc0: {
-                    Modrm m; decode_modrm(c, m);
+                    Modrm m; decode_modrm(c, ip, m);
                     const u8 d = rd_rm<u8>(c, m), s = get8(m.reg);
                     const u8 sum = alu<u8>(c, 0, d, s);
                     set8(m.reg, d);
@@ -1238,7 +1261,7 @@ void CpuCore::step() {
                     break;
                 }
                 case 0xc1: {
-                    Modrm m; decode_modrm(c, m);
+                    Modrm m; decode_modrm(c, ip, m);
                     if (o32) {
                         const u32 d = rd_rm<u32>(c, m), s = r[m.reg];
                         const u32 sum = alu<u32>(c, 0, d, s);
@@ -1253,7 +1276,7 @@ void CpuCore::step() {
                     break;
                 }
                 case 0xc7: {
-                    Modrm m; decode_modrm(c, m);
+                    Modrm m; decode_modrm(c, ip, m);
                     if (m.reg != 1 || m.is_reg()) undefined("0F C7 other than CMPXCHG8B m64");
                     const u32 lo = read<u32>(m.s, m.off), hi = read<u32>(m.s, m.off + 4);
                     materialize();
@@ -1288,7 +1311,30 @@ void CpuCore::step() {
         }
     }
 #undef OPV
-    eip = next_eip(c);
+    pc += static_cast<std::uint32_t>(ip - start);
+    goto retire;
+insn_done:  // the handler set the member EIP (branch, interrupt, HLT)
+    pc = eip;
+    goto retire;
+insn_restart:  // a REP instruction ran out of budget: run it again later
+retire:
+    ++cycles;
+    ++count;
+    if (prefixes) [[unlikely]] restore_defaults();
+    continue;
+prefix:
+    if (++prefixes >= 15) fault_err(kVecGP, 0);
+    goto next_op;
+    }
+    } catch (...) {
+        restore_defaults();
+        retired = count;
+        history_end = count + 1;  // the report shows the faulting instruction too
+        throw;
+    }
+    eip = pc;
+    retired = count;
+    history_end = count;
 }
 
 }  // namespace qxlbox::machine

@@ -16,15 +16,49 @@ namespace {
 std::uint64_t CpuCore::mmio_read(std::uint32_t lin, unsigned n) {
     io_touched = true;
     request_recheck();
-    return mem.read(lin, n);
+    const std::uint64_t v = mem.read(lin, n);
+    check_map();
+    return v;
 }
 
 void CpuCore::mmio_write(std::uint32_t lin, unsigned n, std::uint64_t v) {
     io_touched = true;
     request_recheck();
-    // A write may have hit a read-only page that is also our cached code page; nothing to
-    // invalidate since code is decoded from memory every time.
     mem.write(lin, n, v);
+    check_map();
+}
+
+std::uint64_t CpuCore::read_slow(std::uint32_t lin, unsigned n) {
+    check_map();
+    const std::uint32_t off = lin & (kPageSize - 1);
+    if (off + n <= kPageSize) {
+        if (std::uint8_t* p = mem.host_page(lin)) {
+            rtlb[(lin >> kPageShift) & (kTlbSize - 1)] = TlbEntry{lin >> kPageShift, p};
+            std::uint64_t v = 0;
+            std::memcpy(&v, p + off, n);
+            return v;
+        }
+        return mmio_read(lin, n);
+    }
+    // Crosses a page boundary: byte by byte, each byte through its own page.
+    std::uint64_t v = 0;
+    for (unsigned i = 0; i < n; ++i) v |= read_slow(lin + i, 1) << (8 * i);
+    return v;
+}
+
+void CpuCore::write_slow(std::uint32_t lin, unsigned n, std::uint64_t v) {
+    check_map();
+    const std::uint32_t off = lin & (kPageSize - 1);
+    if (off + n <= kPageSize) {
+        if (std::uint8_t* p = mem.writable_page(lin)) {
+            wtlb[(lin >> kPageShift) & (kTlbSize - 1)] = TlbEntry{lin >> kPageShift, p};
+            std::memcpy(p + off, &v, n);
+            return;
+        }
+        mmio_write(lin, n, v);
+        return;
+    }
+    for (unsigned i = 0; i < n; ++i) write_slow(lin + i, 1, (v >> (8 * i)) & 0xff);
 }
 
 void CpuCore::check_access(unsigned s, std::uint32_t off, unsigned n, bool write) {
@@ -65,7 +99,7 @@ void CpuCore::reset_flat(std::uint32_t entry) {
     halted = false;
     inhibit_end = 0;
     abort_message.clear();
-    code_page_lin = 1;
+    flush_tlb();
 }
 
 CpuCore::Descriptor CpuCore::fetch_descriptor(std::uint16_t sel, std::uint32_t ext) {
@@ -143,6 +177,7 @@ void CpuCore::commit_cs(std::uint16_t sel, const Descriptor& desc) {
     set_accessed(*this, sel, d);
     apply(seg[kCS], static_cast<std::uint16_t>(sel & 0xfffcu), d);
     code_page_lin = 1;
+    o32 = a32 = seg[kCS].big();  // the default sizes follow the new code segment
 }
 
 void CpuCore::load_cs(std::uint16_t sel, std::uint32_t new_eip, std::uint32_t ext) {
@@ -201,8 +236,11 @@ bool contributory(std::uint8_t v) { return v == kVecDE || (v >= kVecTS && v <= k
 // Delivers an exception; escalates to #DF and to a triple fault as the 386 does. Returns false
 // on a triple fault (the CPU then stops with Stop::Fault).
 bool CpuCore::raise(const CpuException& first, std::uint32_t return_eip, std::uint32_t ext) {
+    // Whatever goes wrong while delivering an exception or an external interrupt carries EXT=1
+    // in its error code (software INT n is delivered directly, not through here).
+    (void)ext;
     CpuException cur = first;
-    std::uint32_t cur_ext = ext;
+    const std::uint32_t cur_ext = 1;
     const std::uint32_t esp0 = r[kESP];
     for (;;) {
         try {
@@ -219,7 +257,6 @@ bool CpuCore::raise(const CpuException& first, std::uint32_t return_eip, std::ui
             const bool df = (contributory(cur.vector) && contributory(e.vector)) ||
                             (cur.vector == kVecPF && (contributory(e.vector) || e.vector == kVecPF));
             cur = df ? CpuException{kVecDF, true, 0} : e;
-            cur_ext = 1;
         }
     }
 }
@@ -266,6 +303,7 @@ void CpuCore::write_cr(unsigned n, std::uint32_t v) {
 void CpuCore::after_io() {
     io_touched = true;
     request_recheck();
+    check_map();  // a port write may have moved a BAR
 }
 
 std::uint32_t CpuCore::port_in(std::uint16_t port, unsigned n) {
