@@ -60,6 +60,13 @@ public:
     void set_reg32(unsigned index, std::uint32_t value);
     std::uint32_t eip() const;
     std::uint32_t eflags() const;
+    // For tests and the monitor: set EIP (clears the halted state) and EFLAGS (arithmetic,
+    // control and system bits; reserved bits are forced to their fixed values).
+    void set_eip(std::uint32_t value);
+    void set_eflags(std::uint32_t value);
+    // Segment selector by index (ES, CS, SS, DS, FS, GS) and CR0/CR2/CR3/CR4.
+    std::uint16_t selector(unsigned seg_index) const;
+    std::uint32_t control_register(unsigned n) const;
 
     // Serialization for snapshots (two-way: save appends, load reads and validates).
     void save(std::vector<std::uint8_t>& out) const;
