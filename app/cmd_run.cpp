@@ -195,7 +195,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--kernel", o->kernel, "Multiboot ELF32 kernel to boot")->required()->type_name("G.elf");
     cmd->add_option("--append", o->append, "Kernel command line (the guest sees \"KERNEL CMDLINE\", as on QEMU)")
         ->type_name("CMDLINE");
-    cmd->add_option("--module", o->modules, "Multiboot module, with an optional string after a comma (repeatable)")
+    cmd->add_option("--module", o->modules, "Multiboot module (repeatable); its string is \"FILE STRING\", as one item of QEMU's -initrd")
         ->type_name("FILE[,STRING]")
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
         ->allow_extra_args(false);

@@ -13,6 +13,11 @@ namespace {
 constexpr std::uint64_t kPage = 4096;
 constexpr std::uint64_t kLowMemoryTop = 0x9fc00;  // EBDA below 640 KiB stays reserved
 constexpr std::uint64_t kHighMemoryStart = 0x100000;
+// SeaBIOS under QEMU keeps the top 128 KiB of RAM for its tables and reports it reserved;
+// QEMU's multiboot ROM derives mem_upper from that map. We reserve the same so a guest sees
+// the same numbers on both.
+constexpr std::uint64_t kFirmwareReservedTopBytes = 128 * 1024;
+constexpr std::uint32_t kBootDeviceNone = 0x8000ffff;  // what QEMU passes: BIOS drive 0x80, no partition
 constexpr std::uint32_t kPtLoad = 1;
 constexpr std::size_t kElfHeaderBytes = 52;
 constexpr std::size_t kPhdrBytes = 32;
@@ -60,6 +65,10 @@ struct Segment {
 
 MultibootLoadResult load_multiboot(AddressSpace& memory, std::uint64_t ram_size_bytes, const MultibootImage& image) {
     const std::vector<std::uint8_t>& k = image.kernel;
+    if (ram_size_bytes < kHighMemoryStart + 2 * kFirmwareReservedTopBytes || ram_size_bytes > (1ull << 32)) {
+        return fail("RAM size " + hex(ram_size_bytes) + " is outside what a multiboot machine can have");
+    }
+    const std::uint64_t usable_top = ram_size_bytes - kFirmwareReservedTopBytes;
 
     // 1. The multiboot header.
     bool found = false;
@@ -108,9 +117,9 @@ MultibootLoadResult load_multiboot(AddressSpace& memory, std::uint64_t ram_size_
         if (s.filesz > s.memsz) return fail(name + ": file size is larger than memory size");
         if (s.offset + s.filesz > k.size()) return fail(name + ": file data lies beyond the end of the file");
         if (s.memsz == 0) continue;
-        if (s.paddr + s.memsz > ram_size_bytes) {
+        if (s.paddr + s.memsz > usable_top) {
             return fail(name + " at " + hex(s.paddr) + "-" + hex(s.paddr + s.memsz) + " lies outside RAM (" +
-                        hex(ram_size_bytes) + " bytes)");
+                        hex(usable_top) + " bytes usable)");
         }
         for (const Segment& o : segs) {
             if (s.paddr < o.paddr + o.memsz && o.paddr < s.paddr + s.memsz) {
@@ -141,10 +150,10 @@ MultibootLoadResult load_multiboot(AddressSpace& memory, std::uint64_t ram_size_
     std::vector<LoadedSegment> mods;
     for (std::size_t i = 0; i < image.modules.size(); ++i) {
         const auto size = static_cast<std::uint64_t>(image.modules[i].data.size());
-        if (next + size > ram_size_bytes) {
+        if (next + size > usable_top) {
             return fail("module " + std::to_string(i + 1) + " ('" + image.modules[i].cmdline + "', " +
                         std::to_string(size) + " bytes) does not fit in RAM: it would end at " + hex(next + size) +
-                        ", RAM ends at " + hex(ram_size_bytes));
+                        ", usable RAM ends at " + hex(usable_top));
         }
         mods.push_back({static_cast<std::uint32_t>(next), static_cast<std::uint32_t>(size)});
         next = align_up(next + size, kPage);
@@ -155,7 +164,8 @@ MultibootLoadResult load_multiboot(AddressSpace& memory, std::uint64_t ram_size_
         std::uint32_t type;
     };
     std::vector<Range> mmap = {{0, kLowMemoryTop, 1}, {kLowMemoryTop, 0xa0000 - kLowMemoryTop, 2}, {0xf0000, 0x10000, 2}};
-    if (ram_size_bytes > kHighMemoryStart) mmap.push_back({kHighMemoryStart, ram_size_bytes - kHighMemoryStart, 1});
+    mmap.push_back({kHighMemoryStart, usable_top - kHighMemoryStart, 1});
+    mmap.push_back({usable_top, kFirmwareReservedTopBytes, 2});
     mmap.push_back({0xfffc0000, 0x40000, 2});
 
     const std::uint64_t info = next;
@@ -184,12 +194,13 @@ MultibootLoadResult load_multiboot(AddressSpace& memory, std::uint64_t ram_size_
         put32(blob, e + 20, mmap[i].type);
     }
     const std::uint32_t name_at = add_string(kBootLoaderName);
-    if (info + blob.size() > ram_size_bytes) {
+    if (info + blob.size() > usable_top) {
         return fail("the multiboot information (" + std::to_string(blob.size()) + " bytes) does not fit in RAM after the modules");
     }
-    put32(blob, 0, kMbiMemory | kMbiCmdline | kMbiMods | kMbiMmap | kMbiBootLoaderName);
-    put32(blob, 4, 640);  // what QEMU reports, though the EBDA takes the top KiB
-    put32(blob, 8, ram_size_bytes > kHighMemoryStart ? static_cast<std::uint32_t>((ram_size_bytes - kHighMemoryStart) / 1024) : 0);
+    put32(blob, 0, kMbiMemory | kMbiBootDevice | kMbiCmdline | kMbiMods | kMbiMmap | kMbiBootLoaderName);
+    put32(blob, 4, static_cast<std::uint32_t>(kLowMemoryTop / 1024));
+    put32(blob, 8, static_cast<std::uint32_t>((usable_top - kHighMemoryStart) / 1024));
+    put32(blob, 12, kBootDeviceNone);
     put32(blob, 16, cmdline_at);
     put32(blob, 20, static_cast<std::uint32_t>(mods.size()));
     put32(blob, 24, static_cast<std::uint32_t>(mods_at));

@@ -12,8 +12,10 @@
 // the BIOS-style memory map and the boot loader name. On entry EAX = 0x2BADB002 and EBX = the
 // info address; the CPU state itself (flat segments, CR0.PE) is Cpu::reset_to_multiboot's job.
 //
-// As on QEMU's -kernel: the kernel command line is "KERNEL_PATH APPEND" and mem_upper is the
-// RAM above 1 MiB in KiB. Everything is validated before the first byte reaches guest memory,
+// As on QEMU's -kernel (checked against qemu-system-i386 with SeaBIOS): the kernel command line
+// is "KERNEL_PATH APPEND", mem_lower is 639, boot_device 0x8000ffff, the top 128 KiB of RAM is
+// reserved (SeaBIOS's tables) and mem_upper counts the usable RAM above 1 MiB in KiB; the
+// kernel, modules and boot information must fit below that reserved top. Everything is validated before the first byte reaches guest memory,
 // so a rejected image leaves RAM untouched. Errors are values with a message for the user.
 #pragma once
 
@@ -31,6 +33,7 @@ inline constexpr std::uint32_t kMultibootSearchBytes = 8192;
 
 // multiboot_info flags.
 inline constexpr std::uint32_t kMbiMemory = 1u << 0;
+inline constexpr std::uint32_t kMbiBootDevice = 1u << 1;
 inline constexpr std::uint32_t kMbiCmdline = 1u << 2;
 inline constexpr std::uint32_t kMbiMods = 1u << 3;
 inline constexpr std::uint32_t kMbiMmap = 1u << 6;

@@ -121,8 +121,9 @@ TEST_F(LoaderFixture, InfoStructureHasMemoryCmdlineMmapAndName) {
     const std::uint32_t flags = r32(mbi);
     EXPECT_EQ(flags & (kMbiMemory | kMbiCmdline | kMbiMods | kMbiMmap | kMbiBootLoaderName),
               kMbiMemory | kMbiCmdline | kMbiMods | kMbiMmap | kMbiBootLoaderName);
-    EXPECT_EQ(r32(mbi + 4), 640u);
-    EXPECT_EQ(r32(mbi + 8), (kRam - 0x100000) / 1024);
+    EXPECT_EQ(r32(mbi + 4), 639u);
+    EXPECT_EQ(r32(mbi + 8), (kRam - 0x100000 - 0x20000) / 1024);
+    EXPECT_EQ(r32(mbi + 12), 0x8000ffffu);
     EXPECT_EQ(str(r32(mbi + 16)), "guest.elf console=ttyS0");
     EXPECT_EQ(r32(mbi + 20), 0u);
     EXPECT_EQ(str(r32(mbi + 64)), "qxlbox");
@@ -130,12 +131,15 @@ TEST_F(LoaderFixture, InfoStructureHasMemoryCmdlineMmapAndName) {
     const std::uint32_t len = r32(mbi + 44);
     const std::uint32_t at = r32(mbi + 48);
     bool found_high = false;
+    bool found_reserved_top = false;
     for (std::uint32_t p = at; p < at + len; p += r32(p) + 4) {
         const std::uint64_t base = memory.read(p + 4, 8);
         const std::uint64_t length = memory.read(p + 12, 8);
-        if (base == 0x100000 && length == kRam - 0x100000 && r32(p + 20) == 1) found_high = true;
+        if (base == 0x100000 && length == kRam - 0x100000 - 0x20000 && r32(p + 20) == 1) found_high = true;
+        if (base == kRam - 0x20000 && length == 0x20000 && r32(p + 20) == 2) found_reserved_top = true;
     }
     EXPECT_TRUE(found_high);
+    EXPECT_TRUE(found_reserved_top);
 }
 
 TEST_F(LoaderFixture, ModulesArePageAlignedWithStrings) {
@@ -217,6 +221,19 @@ TEST_F(LoaderFixture, RejectsSegmentOutsideRam) {
     EXPECT_TRUE(ram_untouched());
 }
 
+TEST_F(LoaderFixture, RejectsSegmentInFirmwareReservedTop) {
+    auto r = load(make_elf({{0x7f0000, 0x7f0000, code(), 0x1000}}, 0x7f0000));
+    EXPECT_FALSE(r.ok);
+    EXPECT_TRUE(ram_untouched());
+}
+
+TEST_F(LoaderFixture, RejectsRamTooSmall) {
+    MultibootImage img;
+    img.kernel = make_elf({{0x1000, 0x1000, code(), 0x1000}}, 0x1000);
+    img.cmdline = "k";
+    EXPECT_FALSE(load_multiboot(memory, 0x100000, img).ok);
+}
+
 TEST_F(LoaderFixture, RejectsOverlappingSegments) {
     auto r = load(make_elf({{0x100000, 0x100000, code(), 0x2000}, {0x101000, 0x101000, code(), 0x1000}}, 0x100000));
     EXPECT_FALSE(r.ok);
@@ -250,7 +267,7 @@ TEST_F(LoaderFixture, RejectsEntryOutsideSegments) {
 }
 
 TEST_F(LoaderFixture, RejectsModuleThatDoesNotFit) {
-    MultibootModule big{std::vector<std::uint8_t>(kRam - 0x100000, 1), "big.bin"};
+    MultibootModule big{std::vector<std::uint8_t>(kRam - 0x110000, 1), "big.bin"};
     auto r = load(make_elf({{0x100000, 0x100000, code(), 0x1000}}, 0x100000), "k", {big});
     EXPECT_FALSE(r.ok);
     EXPECT_NE(r.error.find("does not fit"), std::string::npos) << r.error;

@@ -180,11 +180,11 @@ TEST(SerialInput, BoundedAndSafeAcrossThreads) {
 }
 
 TEST(Uart, RegistersEightPortsAtCom1) {
+    qxlbox::machine::PortSpace ports;  // outlives the device's port handle
     Scheduler clock;
     LevelSink irq;
     std::string out;
     Uart16550 uart(clock, qxlbox::machine::IrqLine(&irq, 4), [&](std::uint8_t b) { out.push_back(static_cast<char>(b)); });
-    qxlbox::machine::PortSpace ports;
     ASSERT_TRUE(uart.attach(ports));
     ports.out(0x3f8, 1, 'Q');
     EXPECT_EQ(out, "Q");
