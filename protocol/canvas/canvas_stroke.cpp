@@ -5,10 +5,12 @@
 // thin-line bias, CapNotLast: a polyline's last point is not drawn). The brush goes through the
 // fore ROP; back_mode is ignored, as in spice-common.
 //
-// Styled lines: spice-common hands them to the X server's wide-dash code with width 1. We step
-// the same dash list (rounded style lengths, START_WITH_GAP rotation) along the Bresenham pixels,
-// counting major-axis steps. Horizontal and vertical dashed lines match; sloped dashed lines may
-// differ from spice-common by a pixel at dash ends.
+// Styled lines: spice-common hands them to the X server's wide-dash code with width 1, which
+// measures dashes as Euclidean length along the polyline. We keep the thin-line pixels and decide
+// on/off per pixel from the same dash list (rounded style lengths truncated to bytes,
+// START_WITH_GAP rotation) at that pixel's distance along the polyline. Horizontal and vertical
+// dashed lines match; sloped dashed lines may differ from spice-common by a pixel here and there.
+#include <cmath>
 #include <vector>
 
 #include "protocol/canvas/canvas_internal.h"
@@ -99,16 +101,16 @@ public:
     }
 
     void polyline(const std::vector<IntPoint>& pts) {
-        std::int64_t dash_pos = dash_offset_;
+        double dash_pos = static_cast<double>(dash_offset_);
         for (std::size_t i = 1; i < pts.size(); ++i) {
             segment(pts[i - 1], pts[i], dash_pos);
         }
     }
 
 private:
-    bool dash_on(std::int64_t pos) const {
+    bool dash_on(double pos) const {
         if (dashes_.empty() || dash_total_ <= 0) return true;
-        std::int64_t p = pos % dash_total_;
+        double p = std::fmod(pos, static_cast<double>(dash_total_));
         for (std::size_t i = 0; i < dashes_.size(); ++i) {
             if (p < dashes_[i]) return i % 2 == 0;
             p -= dashes_[i];
@@ -134,7 +136,7 @@ private:
     // One miZeroLine segment without its end point. Pixel i of an x-major line is at
     // (x1 + sx*i, y1 + sy*k(i)) with k(i) = floor((E0 + i*2ady) / 2adx) + 1, the closed form of
     // the Bresenham loop, so clipped parts are skipped instead of walked.
-    void segment(IntPoint a, IntPoint b, std::int64_t& dash_pos) {
+    void segment(IntPoint a, IntPoint b, double& dash_pos) {
         const std::int64_t adx = b.x >= a.x ? std::int64_t{b.x} - a.x : std::int64_t{a.x} - b.x;
         const std::int64_t ady = b.y >= a.y ? std::int64_t{b.y} - a.y : std::int64_t{a.y} - b.y;
         const int sx = b.x >= a.x ? 1 : -1, sy = b.y >= a.y ? 1 : -1;
@@ -156,8 +158,10 @@ private:
             lo = std::max<std::int64_t>(lo, std::int64_t{major_start} - major_limit + 1);
             hi = std::min<std::int64_t>(hi, std::int64_t{major_start} + 1);
         }
+        const double length = std::hypot(static_cast<double>(adx), static_cast<double>(ady));
+        const double step = major == 0 ? 0.0 : length / static_cast<double>(major);
         for (std::int64_t i = lo; i < hi; ++i) {
-            if (!dash_on(dash_pos + i)) continue;
+            if (!dashes_.empty() && !dash_on(dash_pos + static_cast<double>(i) * step)) continue;
             const std::int64_t k = major == 0 ? 0 : floor_div(e0 + i * 2 * minor, 2 * major) + 1;
             const std::int64_t maj = major_start + major_step * i;
             const std::int64_t min = minor_start + minor_step * k;
@@ -165,7 +169,7 @@ private:
             if (x < 0 || y < 0 || x >= width_ || y >= height_) continue;
             plot(static_cast<int>(x), static_cast<int>(y));
         }
-        dash_pos += major;
+        dash_pos += length;
     }
 
     pixman_image_t* dest_;

@@ -235,6 +235,18 @@ TEST(CanvasStroke, StyledLineAlternatesDashesAcrossVertices) {
     EXPECT_EQ(lit(*s), want);
 }
 
+TEST(CanvasStroke, SlopedDashesAreMeasuredAlongTheLine) {
+    auto s = make_surface(SurfaceFormat::XRGB32, 12, 12);
+    Stroke st = polyline({fx(0, 0), fx(10, 10)});
+    st.attr.flags = kLineStyled;
+    st.attr.style = {3 * 16, 3 * 16};
+    ASSERT_TRUE(draw(*s, stroke_cmd(st, 12, 12), nullptr).ok);
+    // Pixel i lies i * sqrt(2) along the line: on in [0, 3) and [6, 9) modulo 6.
+    std::set<std::pair<int, int>> want;
+    for (int i : {0, 1, 2, 5, 6, 9}) want.insert({i, i});
+    EXPECT_EQ(lit(*s), want);
+}
+
 TEST(CanvasStroke, StartWithGapRotatesTheStyle) {
     auto s = make_surface(SurfaceFormat::XRGB32, 12, 1);
     Stroke st = polyline({fx(0, 0), fx(12, 0)});

@@ -71,5 +71,35 @@ TEST(CanvasSurface, DrawsOnOneBitSurfaces) {
     EXPECT_EQ(pixel(*s, 5, 0), 1u);
 }
 
+TEST(CanvasSurface, PixelReadsRawValuesAndZeroOutside) {
+    auto s = make_surface(SurfaceFormat::RGB565, 3, 2);
+    set_pixel(*s, 2, 1, 0xf81f);
+    EXPECT_EQ(s->pixel(2, 1), 0xf81fu);
+    EXPECT_EQ(s->pixel(1, 1), 0u);
+    EXPECT_EQ(s->pixel(3, 1), 0u);
+    EXPECT_EQ(s->pixel(-1, 0), 0u);
+    EXPECT_EQ(s->pixel(0, 2), 0u);
+    auto a1 = make_surface(SurfaceFormat::A1, 9, 1);
+    set_pixel(*a1, 8, 0, 1);
+    EXPECT_EQ(a1->pixel(8, 0), 1u);
+    EXPECT_EQ(a1->pixel(7, 0), 0u);
+}
+
+TEST(CanvasSurface, DrawAllRendersEveryCommandAndReportsTheFirstFailure) {
+    auto s = make_surface(SurfaceFormat::XRGB32, 4, 1);
+    Fill red;
+    red.brush = solid(0xff0000);
+    Copy broken;  // no source image
+    broken.src_area = rect(0, 0, 1, 1);
+    std::vector<DrawCommand> cmds = {command(rect(0, 0, 2, 1), red), command(rect(0, 0, 1, 1), broken),
+                                     command(rect(3, 0, 4, 1), Whiteness{})};
+    const DrawResult r = draw_all(*s, cmds, nullptr);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.error.rfind("command 1: ", 0), 0u) << r.error;
+    EXPECT_EQ(s->pixel(1, 0), 0xff0000u);
+    EXPECT_EQ(s->pixel(3, 0), 0xffffffffu) << "later commands still run";
+    EXPECT_TRUE(draw_all(*s, std::span<const DrawCommand>(cmds.data(), 1), nullptr).ok);
+}
+
 }  // namespace
 }  // namespace qxlbox::proto::test
