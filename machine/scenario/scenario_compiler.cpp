@@ -110,7 +110,7 @@ const std::vector<Command>& commands() {
         t.push_back({"primary", QXSC_OP_PRIMARY, {0, 0, 32, 0},
                      {{"width", Kind::Int, {0}, true, true, {}, 1, 8192},
                       {"height", Kind::Int, {1}, true, true, {}, 1, 8192},
-                      {"depth", Kind::Enum, {2}, false, false, {{"32", 32}, {"16", 16}}},
+                      {"depth", Kind::Enum, {2}, true, false, {{"32", 32}, {"16", 16}}},
                       {"stride", Kind::Int, {3}, false, false, {}, -65536, 65536}}});
         t.push_back({"image", QXSC_OP_IMAGE, {0, 0, 0, 0, 0xFFFFFFFFu, 0xFF000000u, 0, 8},
                      {{"slot", Kind::Int, {0}, true, true, {}, 0, QXSC_MAX_IMAGES - 1},
@@ -299,7 +299,7 @@ public:
             if (end == source_.size()) break;
             pos = end + 1;
         }
-        if (result_.errors.empty() && steps_.empty()) error(line_no, 1, "scenario has no steps");
+        if (result_.errors.empty() && steps_.empty()) error(1, 1, "scenario has no steps");
         if (result_.errors.empty()) emit();
         return std::move(result_);
     }
