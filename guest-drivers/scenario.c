@@ -433,13 +433,14 @@ static void run_step(struct Interp* in, u32 op, const u32* a, const char* text, 
         break;
     }
     case QXSC_OP_AGENT_EXPECT: {
-        /* a[0]: which counter (0 messages, 1 last type, 2 clipboard requests, 3 file bytes, 4 file done). */
+        /* a[0]: counter index (messages, last type, clipboard requests, file bytes, file done,
+         * protocol errors), polled for up to one second. */
         u32 t0 = ticks(), got = 0;
         do {
             vdi_poll(in->vdi);
-            const u32 values[5] = {in->vdi->messages_received, in->vdi->last_type, in->vdi->clipboard_requests,
-                                   in->vdi->file_xfer_bytes, in->vdi->file_xfer_done};
-            got = a[0] < 5 ? values[a[0]] : 0;
+            const u32 values[6] = {in->vdi->messages_received, in->vdi->last_type, in->vdi->clipboard_requests,
+                                   in->vdi->file_xfer_bytes, in->vdi->file_xfer_done, in->vdi->protocol_errors};
+            got = a[0] < 6 ? values[a[0]] : 0;
             if (got == a[1]) break;
             sti_hlt();
         } while (ticks() - t0 < TICK_HZ);

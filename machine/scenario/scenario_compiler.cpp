@@ -268,7 +268,8 @@ const std::vector<Command>& commands() {
         t.push_back({"agent_expect", QXSC_OP_AGENT_EXPECT, {0, 0},
                      {{"name", Kind::Name, {}, true, true},
                       {"counter", Kind::Enum, {0}, true, true,
-                       {{"messages", 0}, {"last_type", 1}, {"clipboard_requests", 2}, {"file_bytes", 3}, {"file_done", 4}}},
+                       {{"messages", 0}, {"last_type", 1}, {"clipboard_requests", 2}, {"file_bytes", 3}, {"file_done", 4},
+                        {"protocol_errors", 5}}},
                       {"value", Kind::Int, {1}, true, true, {}, 0, UINT32_MAX}},
                      true});
         return t;
