@@ -276,6 +276,7 @@ int qxl_create_primary(struct QxlDevice* d, u32 width, u32 height, u32 depth, i3
     d->height = height;
     d->depth = depth;
     d->stride = abs_stride;
+    d->bottom_up = stride < 0;
     d->format = depth == 32 ? 32u : 80u;
     return QXL_OK;
 }
@@ -455,6 +456,7 @@ int qxl_surface_create(struct QxlDevice* d, u32 id, u32 width, u32 height, i32 s
     s->width = width;
     s->height = height;
     s->stride = abs_stride;
+    s->bottom_up = stride < 0;
     s->format = format;
     s->vram_off = vram_off;
     s->vram_size = (u32)bytes;
@@ -488,6 +490,15 @@ volatile u8* qxl_surface_pixels(struct QxlDevice* d, u32 surface, u32* width, u3
     struct QxlSurfaceInfo* s = &d->surfaces[surface];
     *width = s->width, *height = s->height, *stride = s->stride, *bpp = format_bpp(s->format);
     return d->vram + s->vram_off;
+}
+
+volatile u8* qxl_surface_row(struct QxlDevice* d, u32 surface, u32 y) {
+    u32 w, h, stride, bpp;
+    volatile u8* base = qxl_surface_pixels(d, surface, &w, &h, &stride, &bpp);
+    if (!base || y >= h) return NULL;
+    /* A negative stride puts row 0 at the highest address (the memory start stays lowest). */
+    int bottom_up = surface == 0 ? d->bottom_up : d->surfaces[surface].bottom_up;
+    return base + (bottom_up ? (h - 1 - y) : y) * stride;
 }
 
 int qxl_monitors_config(struct QxlDevice* d, u32 count, u32 width, u32 height) {

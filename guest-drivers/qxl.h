@@ -71,6 +71,7 @@ struct QxlRelease {
 struct QxlSurfaceInfo {
     u8 live;
     u32 width, height, stride, format;
+    u8 bottom_up;
     u32 vram_off, vram_size;
     u32 create_release; /* release id of the CREATE command */
 };
@@ -109,6 +110,7 @@ struct QxlDevice {
 
     u8 has_primary;
     u32 width, height, depth, stride, format;
+    u8 bottom_up;
     struct QxlSurfaceInfo surfaces[QXL_MAX_SURFACES];
     u64 cursor_unique;
     u32 monitors_off;
@@ -147,6 +149,8 @@ void qxl_log(struct QxlDevice* d, const char* text);
 
 /* Pixel memory of a surface (0 = primary) as the guest sees it, or NULL. */
 volatile u8* qxl_surface_pixels(struct QxlDevice* d, u32 surface, u32* width, u32* height, u32* stride, u32* bpp);
+/* Start of row y of a surface, honouring bottom-up (negative stride) layouts; NULL if outside. */
+volatile u8* qxl_surface_row(struct QxlDevice* d, u32 surface, u32 y);
 
 void arena_init(struct Arena* a, u32 start, u32 end);
 int arena_alloc(struct Arena* a, u32 size, u32 align, u32* off);

@@ -90,14 +90,12 @@ static int generate_image(struct Interp* in, const u32* a, const char* text, u32
 /* ---- pixel access for checks ---- */
 static int read_pixel(struct Interp* in, u32 surface, u32 x, u32 y, u32* out) {
     u32 w, h, stride, bpp;
-    volatile u8* px = qxl_surface_pixels(in->qxl, surface, &w, &h, &stride, &bpp);
-    if (!px || x >= w || y >= h) return -1;
-    if (bpp == 32) {
-        *out = rd32(px + y * stride + x * 4) & 0x00FFFFFFu;
-    } else {
-        u32 v = px[y * stride + x * 2] | ((u32)px[y * stride + x * 2 + 1] << 8);
-        *out = v;
-    }
+    if (!qxl_surface_pixels(in->qxl, surface, &w, &h, &stride, &bpp) || x >= w || y >= h) return -1;
+    volatile u8* row = qxl_surface_row(in->qxl, surface, y);
+    if (bpp == 32)
+        *out = rd32(row + x * 4) & 0x00FFFFFFu;
+    else
+        *out = row[x * 2] | ((u32)row[x * 2 + 1] << 8);
     return 0;
 }
 
@@ -226,6 +224,14 @@ static int run_draw(struct Interp* in, u32 op, const u32* a, const char* text, u
     r.src_surface = -1;
     r.text = text;
     r.text_len = text_len;
+    {
+        /* Brush colours are raw pixels of the destination format, so 16-bit surfaces get 565. */
+        u32 w, h, stride, bpp;
+        if (qxl_surface_pixels(in->qxl, r.surface, &w, &h, &stride, &bpp) && bpp == 16) {
+            r.color = surface_color(in, r.surface, r.color);
+            if (r.color2 != 0xFFFFFFFFu) r.color2 = surface_color(in, r.surface, r.color2);
+        }
+    }
     u32 src = a[QXSC_DRAW_ARG_SRC];
     int needs_src = r.type == QXL_DRAW_OPAQUE || r.type == QXL_DRAW_COPY || r.type == QXL_DRAW_BLEND ||
                     r.type == QXL_DRAW_TRANSPARENT || r.type == QXL_DRAW_ALPHA_BLEND || r.type == QXL_DRAW_ROP3 ||
