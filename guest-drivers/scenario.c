@@ -369,10 +369,20 @@ static void run_step(struct Interp* in, u32 op, const u32* a, const char* text, 
         return;
     }
     case QXSC_OP_EXPECT_IRQ: {
+        /* Interrupt bits reach int_pending synchronously but the line is raised later (QEMU
+         * uses a bottom half), so "seen" includes bits still pending. A positive expectation
+         * may wait up to 500 ticks; a negative one lets 10 ticks settle before looking. */
         char seen[80], want[80];
-        u32 got = d->irq_seen & a[0];
+        u32 t0 = ticks(), observed = 0;
+        for (;;) {
+            observed = d->irq_seen | rd32(d->hdr + RAM_INT_PENDING);
+            u32 elapsed = ticks() - t0;
+            if (a[1] ? ((observed & a[0]) == a[0] || elapsed >= 500) : elapsed >= 10) break;
+            sti_hlt();
+        }
+        u32 got = observed & a[0];
         int ok = a[1] ? got == a[0] : got == 0;
-        snprintf(detail, sizeof detail, "seen %s, expected %s%s", irq_names(d->irq_seen, seen, sizeof seen),
+        snprintf(detail, sizeof detail, "seen %s, expected %s%s", irq_names(observed, seen, sizeof seen),
                  a[1] ? "" : "none of ", irq_names(a[0], want, sizeof want));
         result(in, in->name, ok, ok ? "" : detail);
         return;
@@ -385,7 +395,13 @@ static void run_step(struct Interp* in, u32 op, const u32* a, const char* text, 
         result(in, in->name, ok, ok ? "" : detail);
         return;
     }
-    case QXSC_OP_CLEAR_IRQS: d->irq_seen = 0; return;
+    case QXSC_OP_CLEAR_IRQS: {
+        /* Let interrupts already raised by the device land first, so they are not seen later. */
+        u32 t0 = ticks();
+        while (ticks() - t0 < 10) sti_hlt();
+        d->irq_seen = 0;
+        return;
+    }
     case QXSC_OP_CHECKPOINT: printf("CHECKPOINT %s\n", in->name); return;
     case QXSC_OP_FAULT: r = run_fault(in, a[0]); break;
     case QXSC_OP_RESET:
