@@ -368,6 +368,7 @@ int qxl_alloc_command(struct QxlDevice* d, u32 size, u32* off) {
         /* Ask the server to give resources back, then sleep until the release ring moves. */
         u32 start = d->display_count;
         qxl_io(d, QXL_IO_NOTIFY_OOM, 0);
+        d->oom_notifies++;
         wait_counter(&d->display_count, start, TICK_HZ / 10);
         if (attempt > 4) qxl_io(d, QXL_IO_FLUSH_RELEASE, 0);
     }
@@ -379,6 +380,7 @@ int qxl_push_command(struct QxlDevice* d, int cursor_ring, u32 body_off, u32 typ
     if (n == 0 || (n & (n - 1)) || n > 32) return QXL_ERR_BAD_DEVICE;
     volatile u32* counter = cursor_ring ? &d->cursor_count : &d->display_count;
     u32 t0 = ticks();
+    if (rd32(ring + RING_PROD) - rd32(ring + RING_CONS) >= n) d->ring_full_waits++;
     while (rd32(ring + RING_PROD) - rd32(ring + RING_CONS) >= n) {
         u32 start = *counter;
         wr32(ring + RING_NOTIFY_ON_CONS, rd32(ring + RING_CONS) + 1);

@@ -103,6 +103,8 @@ struct QxlDevice {
     u32 bad_release_ids;
     u32 commands_submitted;
     u32 async_timeouts;
+    u32 ring_full_waits; /* pushes that found the ring full and armed notify_on_cons */
+    u32 oom_notifies;    /* NOTIFY_OOM writes while waiting for memory */
 
     struct Arena ram_arena, vram_arena;
     struct QxlRelease releases[QXL_MAX_RELEASES];

@@ -527,5 +527,8 @@ int scenario_run(const u8* m, struct QxlDevice* qxl, struct VdiPort* vdi, u8* he
         off += QXSC_STEP_HEADER_SIZE + argc * 4 + ((text_len + 3) & ~3u);
     }
     printf("SUMMARY checks=%u failed=%u\n", in.checks, in.failures);
+    printf("STATS commands=%u releases=%u ring_full_waits=%u oom_notifies=%u irqs=%u async_timeouts=%u\n",
+           qxl->commands_submitted, qxl->releases_total, qxl->ring_full_waits, qxl->oom_notifies, qxl->irq_count,
+           qxl->async_timeouts);
     return in.failures ? -1 : 0;
 }

@@ -116,6 +116,32 @@ TEST(InteropGuest, WrongPixelIsReportedAsFailAndExitsWithCodeOne) {
     EXPECT_TRUE(run.done());
 }
 
+TEST(InteropGuest, RunsWithASpiceServerListening) {
+    auto compiled = scenario::compile_file(std::string(QXLBOX_SCENARIO_DIR) + "/fill_basic/fill_basic.scn");
+    ASSERT_TRUE(compiled.ok());
+    auto options = qemu_options();
+    options.with_spice = true;
+    const auto run = run_on_qemu(compiled.module, options);
+    ASSERT_TRUE(run.started) << run.diagnostics;
+    EXPECT_EQ(run.exit_status, kQemuExitPass) << describe(run);
+    EXPECT_EQ(run.results().size(), compiled.check_names.size()) << describe(run);
+}
+
+TEST(InteropGuest, SmallPoolIsReclaimedThroughNotifyOom) {
+    // With a 64 KiB pool the fifth 16 KiB copy cannot be allocated until the device returns
+    // earlier commands; releases are batched by 32, so the driver must ask with NOTIFY_OOM.
+    auto compiled = scenario::compile_file(std::string(QXLBOX_SCENARIO_DIR) + "/release_pressure/release_pressure.scn");
+    ASSERT_TRUE(compiled.ok());
+    const auto run = run_on_qemu(compiled.module, qemu_options());
+    ASSERT_TRUE(run.started) << run.diagnostics;
+    EXPECT_EQ(run.exit_status, kQemuExitPass) << describe(run);
+    const auto stats = std::find_if(run.serial.begin(), run.serial.end(),
+                                    [](const std::string& l) { return l.rfind("STATS ", 0) == 0; });
+    ASSERT_NE(stats, run.serial.end()) << describe(run);
+    EXPECT_EQ(stats->find("oom_notifies=0 "), std::string::npos) << *stats;
+    EXPECT_NE(stats->find("async_timeouts=0"), std::string::npos) << *stats;
+}
+
 TEST(InteropGuest, VdiportScenarioFailsCleanlyWithoutTheDevice) {
     const auto module = compile_or_fail("primary 64 64\nagent_connect\nagent_expect msgs messages 1\n");
     const auto run = run_on_qemu(module, qemu_options());
