@@ -8,6 +8,9 @@
 #include "machine/scenario/scenario_format.h"
 #include "vdiport.h"
 
+/* Upper bound for any wait a module asks for (the compiler enforces the same limit). */
+#define MAX_WAIT_TICKS 60000u
+
 struct Interp {
     struct QxlDevice* qxl;
     struct VdiPort* vdi;
@@ -42,7 +45,8 @@ static u32 lerp_channel(u32 a, u32 b, u32 shift, u32 num, u32 den) {
 
 static int generate_image(struct Interp* in, const u32* a, const char* text, u32 text_len) {
     u32 slot = a[0], kind = a[1], w = a[2], h = a[3], c1 = a[4], c2 = a[5], param = a[6], format = a[7];
-    if (slot >= QXSC_MAX_IMAGES || w == 0 || h == 0 || w * h > QXSC_MAX_IMAGE_PIXELS) return -1;
+    /* Each side is bounded first so that w * h cannot wrap. */
+    if (slot >= QXSC_MAX_IMAGES || w == 0 || h == 0 || w > 512 || h > 512 || w * h > QXSC_MAX_IMAGE_PIXELS) return -1;
     if (format != SPICE_BITMAP_FMT_32BIT && format != SPICE_BITMAP_FMT_RGBA) return -1;
     u32 bytes = w * h * 4;
     if (in->image_heap_used + bytes > in->image_heap_size) return -2;
@@ -307,6 +311,7 @@ static int run_fault(struct Interp* in, u32 kind) {
         qxl_io(d, QXL_IO_FLUSH_SURFACES_ASYNC, 0);
         qxl_io(d, QXL_IO_FLUSH_SURFACES_ASYNC, 0);
         return QXL_OK;
+    case QXSC_FAULT_GUEST_EXCEPTION: __asm__ volatile("ud2"); return QXL_OK;
     default: return QXL_ERR_ARG;
     }
 }
@@ -342,7 +347,7 @@ static void run_step(struct Interp* in, u32 op, const u32* a, const char* text, 
     case QXSC_OP_CHECK_IMAGE: check_image(in, a); return;
     case QXSC_OP_CHECK_CRC: check_crc(in, a); return;
     case QXSC_OP_WAIT_IRQ:
-        if (qxl_wait_irq(d, a[0], a[1]) != 0) {
+        if (qxl_wait_irq(d, a[0], a[1] < MAX_WAIT_TICKS ? a[1] : MAX_WAIT_TICKS) != 0) {
             char names[64];
             snprintf(detail, sizeof detail, "no %s interrupt within %u ticks", irq_names(a[0], names, sizeof names), a[1]);
             result(in, in->name[0] ? in->name : "wait_irq", 0, detail);
@@ -353,7 +358,7 @@ static void run_step(struct Interp* in, u32 op, const u32* a, const char* text, 
         for (;;) {
             qxl_collect_releases(d);
             if (d->releases_total >= want) break;
-            if (ticks() - t0 >= a[1]) {
+            if (ticks() - t0 >= (a[1] < MAX_WAIT_TICKS ? a[1] : MAX_WAIT_TICKS)) {
                 snprintf(detail, sizeof detail, "%u releases after %u ticks, wanted %u", d->releases_total, a[1], want);
                 result(in, in->name[0] ? in->name : "wait_releases", 0, detail);
                 return;
@@ -365,7 +370,7 @@ static void run_step(struct Interp* in, u32 op, const u32* a, const char* text, 
     }
     case QXSC_OP_WAIT_TICKS: {
         u32 t0 = ticks();
-        while (ticks() - t0 < a[0]) sti_hlt();
+        while (ticks() - t0 < (a[0] < MAX_WAIT_TICKS ? a[0] : MAX_WAIT_TICKS)) sti_hlt();
         return;
     }
     case QXSC_OP_EXPECT_IRQ: {

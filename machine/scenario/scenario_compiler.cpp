@@ -236,7 +236,8 @@ const std::vector<Command>& commands() {
                         {"oversize_cursor", QXSC_FAULT_OVERSIZE_CURSOR},
                         {"memslot_outside_bar", QXSC_FAULT_MEMSLOT_OUTSIDE_BAR},
                         {"primary_bad_stride", QXSC_FAULT_PRIMARY_BAD_STRIDE},
-                        {"double_async", QXSC_FAULT_DOUBLE_ASYNC}}}}});
+                        {"double_async", QXSC_FAULT_DOUBLE_ASYNC},
+                        {"guest_exception", QXSC_FAULT_GUEST_EXCEPTION}}}}});
         t.push_back({"reset", QXSC_OP_RESET, {}, {}});
         t.push_back({"monitors", QXSC_OP_MONITORS, {1, 0, 0},
                      {{"count", Kind::Int, {0}, true, true, {}, 1, 4},

@@ -142,6 +142,17 @@ TEST(InteropGuest, SmallPoolIsReclaimedThroughNotifyOom) {
     EXPECT_NE(stats->find("async_timeouts=0"), std::string::npos) << *stats;
 }
 
+TEST(InteropGuest, CpuExceptionIsReportedAndExitsWithCodeThree) {
+    const auto module = compile_or_fail("primary 64 64\nfault guest_exception\ncheckpoint never\n");
+    const auto run = run_on_qemu(module, qemu_options());
+    ASSERT_TRUE(run.started) << run.diagnostics;
+    EXPECT_EQ(run.exit_status, (3 << 1) | 1) << describe(run);
+    const auto fault = std::find_if(run.serial.begin(), run.serial.end(),
+                                    [](const std::string& l) { return l.rfind("FAULT vector=6 (#UD invalid opcode)", 0) == 0; });
+    EXPECT_NE(fault, run.serial.end()) << describe(run);
+    EXPECT_FALSE(run.done());
+}
+
 TEST(InteropGuest, VdiportScenarioFailsCleanlyWithoutTheDevice) {
     const auto module = compile_or_fail("primary 64 64\nagent_connect\nagent_expect msgs messages 1\n");
     const auto run = run_on_qemu(module, qemu_options());
