@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -91,6 +92,25 @@ bool GuestRun::done() const {
     for (const auto& l : serial)
         if (l == "DONE") return true;
     return false;
+}
+
+std::vector<std::string> result_differences(const GuestRun& a, const GuestRun& b) {
+    auto comparable = [](const GuestRun& r) {
+        std::vector<std::string> lines;
+        for (const auto& l : r.serial)
+            if (l.rfind("RESULT ", 0) == 0 || l.rfind("CHECKPOINT ", 0) == 0) lines.push_back(l);
+        return lines;
+    };
+    const auto la = comparable(a), lb = comparable(b);
+    std::vector<std::string> diffs;
+    for (std::size_t i = 0; i < std::max(la.size(), lb.size()); i++) {
+        const std::string x = i < la.size() ? la[i] : "(missing)";
+        const std::string y = i < lb.size() ? lb[i] : "(missing)";
+        if (x != y) diffs.push_back("line " + std::to_string(i + 1) + ": " + x + " | " + y);
+    }
+    if (a.done() != b.done())
+        diffs.push_back(std::string("DONE: ") + (a.done() ? "yes" : "no") + " | " + (b.done() ? "yes" : "no"));
+    return diffs;
 }
 
 GuestRun run_on_qemu(const std::vector<std::uint8_t>& module, const RunOptions& options) {

@@ -31,4 +31,9 @@ struct RunOptions {
 
 GuestRun run_on_qemu(const std::vector<std::uint8_t>& module, const RunOptions& options);
 
+// Line-by-line differences between the RESULT and CHECKPOINT lines of two runs (the part of
+// the serial output that must be identical on qxlbox and QEMU), plus a DONE mismatch; empty
+// when they agree. Each entry reads "line N: <a> | <b>".
+std::vector<std::string> result_differences(const GuestRun& a, const GuestRun& b);
+
 }  // namespace qxlbox::interop

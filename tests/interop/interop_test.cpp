@@ -163,6 +163,34 @@ TEST(InteropGuest, VdiportScenarioFailsCleanlyWithoutTheDevice) {
     EXPECT_EQ(run.results()[1], "RESULT msgs=FAIL no vdiport device");
 }
 
+TEST(InteropCompare, IdenticalResultsHaveNoDifferences) {
+    GuestRun a, b;
+    a.serial = {"qxl: one machine", "RESULT x=OK", "CHECKPOINT c", "RESULT y=OK crc=0x1", "DONE"};
+    b.serial = {"qxl: other machine", "RESULT x=OK", "CHECKPOINT c", "RESULT y=OK crc=0x1", "DONE"};
+    EXPECT_TRUE(result_differences(a, b).empty());
+}
+
+TEST(InteropCompare, ReportsChangedMissingResultsAndDone) {
+    GuestRun a, b;
+    a.serial = {"RESULT x=OK", "RESULT y=OK crc=0x1", "DONE"};
+    b.serial = {"RESULT x=OK", "RESULT y=OK crc=0x2"};
+    EXPECT_EQ(result_differences(a, b),
+              (std::vector<std::string>{"line 2: RESULT y=OK crc=0x1 | RESULT y=OK crc=0x2", "DONE: yes | no"}));
+    b.serial = {"RESULT x=OK"};
+    EXPECT_EQ(result_differences(a, b)[0], "line 2: RESULT y=OK crc=0x1 | (missing)");
+}
+
+TEST(InteropCompare, TwoQemuRunsOfTheSameScenarioAgree) {
+    // The reference must be reproducible for the comparison with qxlbox to mean anything.
+    auto compiled = scenario::compile_file(std::string(QXLBOX_SCENARIO_DIR) + "/blend_alpha/blend_alpha.scn");
+    ASSERT_TRUE(compiled.ok());
+    const auto first = run_on_qemu(compiled.module, qemu_options());
+    const auto second = run_on_qemu(compiled.module, qemu_options());
+    ASSERT_TRUE(first.done()) << describe(first);
+    const auto diffs = result_differences(first, second);
+    EXPECT_TRUE(diffs.empty()) << diffs[0];
+}
+
 // Module corruptions the guest must reject before running anything.
 struct Corruption {
     const char* name;
