@@ -131,10 +131,26 @@ GuestRun run_on_qemu(const std::vector<std::uint8_t>& module, const RunOptions& 
             return run;
         }
     }
-    std::vector<std::string> args = {"qemu-system-i386", "-kernel", options.guest_elf, "-initrd", module_path.string(),
-                                     "-vga", "qxl", "-display", "none", "-serial", "file:" + serial_path.string(),
-                                     "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-no-reboot", "-m", "128",
-                                     "-monitor", "none", "-net", "none"};
+    std::vector<std::string> args = {"qemu-system-i386",
+                                     "-kernel",
+                                     options.guest_elf,
+                                     "-initrd",
+                                     module_path.string(),
+                                     "-vga",
+                                     "qxl",
+                                     "-display",
+                                     "none",
+                                     "-serial",
+                                     "file:" + serial_path.string(),
+                                     "-device",
+                                     "isa-debug-exit,iobase=0xf4,iosize=4",
+                                     "-no-reboot",
+                                     "-m",
+                                     "128",
+                                     "-monitor",
+                                     "none",
+                                     "-net",
+                                     "none"};
     if (options.with_spice) {
         const int port = free_port();
         args.insert(args.end(), {"-spice", "port=" + std::to_string(port) + ",addr=127.0.0.1,disable-ticketing=on"});

@@ -12,11 +12,11 @@
 namespace qxlbox::interop {
 
 struct GuestRun {
-    bool started = false;           // the emulator process could be launched
-    bool timed_out = false;         // killed at the deadline
-    int exit_status = -1;           // emulator exit status (isa-debug-exit: (code << 1) | 1)
+    bool started = false;             // the emulator process could be launched
+    bool timed_out = false;           // killed at the deadline
+    int exit_status = -1;             // emulator exit status (isa-debug-exit: (code << 1) | 1)
     std::vector<std::string> serial;  // COM1 output, one entry per line
-    std::string diagnostics;        // emulator stderr, or why it could not run
+    std::string diagnostics;          // emulator stderr, or why it could not run
 
     // The `RESULT name=...` lines, in order.
     std::vector<std::string> results() const;

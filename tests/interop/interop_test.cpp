@@ -147,8 +147,9 @@ TEST(InteropGuest, CpuExceptionIsReportedAndExitsWithCodeThree) {
     const auto run = run_on_qemu(module, qemu_options());
     ASSERT_TRUE(run.started) << run.diagnostics;
     EXPECT_EQ(run.exit_status, (3 << 1) | 1) << describe(run);
-    const auto fault = std::find_if(run.serial.begin(), run.serial.end(),
-                                    [](const std::string& l) { return l.rfind("FAULT vector=6 (#UD invalid opcode)", 0) == 0; });
+    const auto fault = std::find_if(run.serial.begin(), run.serial.end(), [](const std::string& l) {
+        return l.rfind("FAULT vector=6 (#UD invalid opcode)", 0) == 0;
+    });
     EXPECT_NE(fault, run.serial.end()) << describe(run);
     EXPECT_FALSE(run.done());
 }
@@ -220,37 +221,37 @@ TEST_P(GuestRejectsModule, BeforeTouchingTheDevice) {
 
 INSTANTIATE_TEST_SUITE_P(
     Module, GuestRejectsModule,
-    ::testing::Values(
-        Corruption{"BadMagic", [](auto& m) { m[0] ^= 0xFF; }, "bad magic"},
-        Corruption{"NewerVersion", [](auto& m) { m[4] = 9; }, "unsupported version"},
-        Corruption{"FlippedBodyByte", [](auto& m) { m.back() ^= 0x01; }, "body checksum mismatch"},
-        Corruption{"TotalSizeBeyondModule", [](auto& m) { set32(m, 8, static_cast<std::uint32_t>(m.size() + 64)); },
-                   "bad header or total size"},
-        Corruption{"WrongArgumentCount",
-                   [](auto& m) {
-                       m[QXSC_HEADER_SIZE + 2] = 3;
-                       refresh_crc(m);
-                   },
-                   "unknown op or wrong argc"},
-        Corruption{"UnknownOp",
-                   [](auto& m) {
-                       m[QXSC_HEADER_SIZE] = 0xEE;
-                       refresh_crc(m);
-                   },
-                   "unknown op or wrong argc"},
-        Corruption{"StepCountTooHigh",
-                   [](auto& m) {
-                       set32(m, 12, 3);
-                       refresh_crc(m);
-                   },
-                   "step header past the end"},
-        Corruption{"TrailingBytes",
-                   [](auto& m) {
-                       m.insert(m.end(), {0, 0, 0, 0});
-                       set32(m, 8, static_cast<std::uint32_t>(m.size()));
-                       refresh_crc(m);
-                   },
-                   "trailing bytes after the last step"}),
+    ::testing::Values(Corruption{"BadMagic", [](auto& m) { m[0] ^= 0xFF; }, "bad magic"},
+                      Corruption{"NewerVersion", [](auto& m) { m[4] = 9; }, "unsupported version"},
+                      Corruption{"FlippedBodyByte", [](auto& m) { m.back() ^= 0x01; }, "body checksum mismatch"},
+                      Corruption{"TotalSizeBeyondModule",
+                                 [](auto& m) { set32(m, 8, static_cast<std::uint32_t>(m.size() + 64)); },
+                                 "bad header or total size"},
+                      Corruption{"WrongArgumentCount",
+                                 [](auto& m) {
+                                     m[QXSC_HEADER_SIZE + 2] = 3;
+                                     refresh_crc(m);
+                                 },
+                                 "unknown op or wrong argc"},
+                      Corruption{"UnknownOp",
+                                 [](auto& m) {
+                                     m[QXSC_HEADER_SIZE] = 0xEE;
+                                     refresh_crc(m);
+                                 },
+                                 "unknown op or wrong argc"},
+                      Corruption{"StepCountTooHigh",
+                                 [](auto& m) {
+                                     set32(m, 12, 3);
+                                     refresh_crc(m);
+                                 },
+                                 "step header past the end"},
+                      Corruption{"TrailingBytes",
+                                 [](auto& m) {
+                                     m.insert(m.end(), {0, 0, 0, 0});
+                                     set32(m, 8, static_cast<std::uint32_t>(m.size()));
+                                     refresh_crc(m);
+                                 },
+                                 "trailing bytes after the last step"}),
     [](const auto& test_info) { return std::string(test_info.param.name); });
 
 }  // namespace

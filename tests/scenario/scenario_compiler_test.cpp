@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <set>
 #include <filesystem>
+#include <set>
 #include <string>
 
 #include "machine/scenario/scenario_compiler.h"
@@ -182,9 +182,10 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"primary 8 8\nlog ab\"c\"\n", "2:7: unexpected quote inside a word"},
         ErrorCase{"primary 8 8\nfill =1\n", "2:6: missing option name before '='"},
         ErrorCase{"primary 8 8\nwait_irq display|bogus\n", "2:10: unknown interrupt 'bogus'"},
-        ErrorCase{"primary 8 8\nfault melt\n",
-                  "2:7: 'kind' must be one of: bad_memslot, bad_surface, circular_chunks, stride_too_small, "
-                  "oversize_cursor, memslot_outside_bar, primary_bad_stride, double_async, guest_exception (got 'melt')"},
+        ErrorCase{
+            "primary 8 8\nfault melt\n",
+            "2:7: 'kind' must be one of: bad_memslot, bad_surface, circular_chunks, stride_too_small, "
+            "oversize_cursor, memslot_outside_bar, primary_bad_stride, double_async, guest_exception (got 'melt')"},
         ErrorCase{"requires nothing\n", "1:10: usage: requires vdiport | requires qxlbox"},
         ErrorCase{"x=1\n", "1:1: a line must start with a command word"},
         ErrorCase{"# only a comment\n", "1:1: scenario has no steps"}));
