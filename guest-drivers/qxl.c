@@ -185,10 +185,31 @@ int qxl_probe(struct QxlDevice* d) {
         printf("qxl: bad RAM magic 0x%08x\n", get32(d->hdr, 0));
         return QXL_ERR_BAD_DEVICE;
     }
+    u32 heads = 0;
+    if (qxl_client_monitors(d, &heads) == QXL_OK)
+        printf("qxl: client monitors config: %u head(s)\n", heads);
+    else
+        printf("qxl: client monitors config: CRC mismatch\n");
     printf("qxl: %02x:%02x.%u rev %u irq %u ram 0x%08x/%u KiB vram 0x%08x/%u KiB rom 0x%08x io 0x%x\n",
            d->pci.bus, d->pci.dev, d->pci.fn, d->pci.revision, d->pci.irq_line, d->pci.bar_base[0],
            d->ram_size >> 10, d->pci.bar_base[1], d->vram_size >> 10, d->pci.bar_base[2], d->io);
     return QXL_OK;
+}
+
+int qxl_client_monitors(struct QxlDevice* d, u32* count) {
+    /* The device may rewrite the block while we read it: retry a few times, as Linux does. */
+    static u8 block[1028];
+    for (u32 attempt = 0; attempt < 10; attempt++) {
+        u32 want = get32(d->rom, 128);
+        for (u32 i = 0; i < sizeof block; i++) block[i] = d->rom[132 + i];
+        /* CRC-32 with initial value 0 and no final inversion (Linux crc32(0, ...)). */
+        u32 crc = ~crc32_update(0xFFFFFFFFu, block, sizeof block);
+        if (crc == want) {
+            *count = (u32)block[0] | ((u32)block[1] << 8);
+            return QXL_OK;
+        }
+    }
+    return QXL_ERR_BAD_DEVICE;
 }
 
 static u64 slot_high_bits(const struct QxlDevice* d, u8 slot) {

@@ -146,6 +146,8 @@ int qxl_wait_irq(struct QxlDevice* d, u32 mask, u32 timeout_ticks);
 
 int qxl_surface_create(struct QxlDevice* d, u32 id, u32 width, u32 height, i32 stride, u32 format);
 int qxl_surface_destroy(struct QxlDevice* d, u32 id);
+/* Reads the client monitors config from the ROM (CRC-checked, §9); *count = heads. */
+int qxl_client_monitors(struct QxlDevice* d, u32* count);
 int qxl_monitors_config(struct QxlDevice* d, u32 count, u32 width, u32 height);
 void qxl_log(struct QxlDevice* d, const char* text);
 
