@@ -142,16 +142,14 @@ static void vdi_dispatch(struct VdiPort* v) {
 
 /* Feeds stream bytes through the chunk and message framing. */
 static void vdi_feed(struct VdiPort* v, const u8* p, u32 n) {
-    static u8 hdr[8];
-    static u32 hdr_len;
     while (n) {
         if (v->chunk_left == 0) {
-            hdr[hdr_len++] = *p++;
+            v->chunk_hdr[v->chunk_hdr_len++] = *p++;
             n--;
-            if (hdr_len == 8) {
-                hdr_len = 0;
-                v->chunk_port = le32(hdr);
-                v->chunk_left = le32(hdr + 4);
+            if (v->chunk_hdr_len == 8) {
+                v->chunk_hdr_len = 0;
+                v->chunk_port = le32(v->chunk_hdr);
+                v->chunk_left = le32(v->chunk_hdr + 4);
                 if (v->chunk_port == 0 || v->chunk_port >= 3 || v->chunk_left > VD_AGENT_MAX_DATA_SIZE + 20) {
                     v->protocol_errors++;
                     v->chunk_left = 0;

@@ -38,6 +38,8 @@ struct VdiPort {
     /* Reassembly of one incoming message. */
     u8 msg[VD_AGENT_MAX_DATA_SIZE + 20];
     u32 msg_len, msg_expected;
+    u8 chunk_hdr[8]; /* VDIChunkHeader being assembled */
+    u32 chunk_hdr_len;
     u32 chunk_left;
     u32 chunk_port;
     /* What the driver has seen from the host side. */
