@@ -46,6 +46,7 @@ struct VdiPort {
     u32 messages_received;
     u32 last_type;
     u32 protocol_errors;
+    u32 connection_resets;
     u32 host_caps;
     u32 mouse_x, mouse_y, mouse_buttons;
     u32 clipboard_requests;
