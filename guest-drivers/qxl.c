@@ -185,10 +185,31 @@ int qxl_probe(struct QxlDevice* d) {
         printf("qxl: bad RAM magic 0x%08x\n", get32(d->hdr, 0));
         return QXL_ERR_BAD_DEVICE;
     }
+    u32 heads = 0;
+    if (qxl_client_monitors(d, &heads) == QXL_OK)
+        printf("qxl: client monitors config: %u head(s)\n", heads);
+    else
+        printf("qxl: client monitors config: CRC mismatch\n");
     printf("qxl: %02x:%02x.%u rev %u irq %u ram 0x%08x/%u KiB vram 0x%08x/%u KiB rom 0x%08x io 0x%x\n",
            d->pci.bus, d->pci.dev, d->pci.fn, d->pci.revision, d->pci.irq_line, d->pci.bar_base[0],
            d->ram_size >> 10, d->pci.bar_base[1], d->vram_size >> 10, d->pci.bar_base[2], d->io);
     return QXL_OK;
+}
+
+int qxl_client_monitors(struct QxlDevice* d, u32* count) {
+    /* The device may rewrite the block while we read it: retry a few times, as Linux does. */
+    static u8 block[1028];
+    for (u32 attempt = 0; attempt < 10; attempt++) {
+        u32 want = get32(d->rom, 128);
+        for (u32 i = 0; i < sizeof block; i++) block[i] = d->rom[132 + i];
+        /* CRC-32 with initial value 0 and no final inversion (Linux crc32(0, ...)). */
+        u32 crc = ~crc32_update(0xFFFFFFFFu, block, sizeof block);
+        if (crc == want) {
+            *count = (u32)block[0] | ((u32)block[1] << 8);
+            return QXL_OK;
+        }
+    }
+    return QXL_ERR_BAD_DEVICE;
 }
 
 static u64 slot_high_bits(const struct QxlDevice* d, u8 slot) {
@@ -276,6 +297,7 @@ int qxl_create_primary(struct QxlDevice* d, u32 width, u32 height, u32 depth, i3
     d->height = height;
     d->depth = depth;
     d->stride = abs_stride;
+    d->bottom_up = stride < 0;
     d->format = depth == 32 ? 32u : 80u;
     return QXL_OK;
 }
@@ -367,6 +389,7 @@ int qxl_alloc_command(struct QxlDevice* d, u32 size, u32* off) {
         /* Ask the server to give resources back, then sleep until the release ring moves. */
         u32 start = d->display_count;
         qxl_io(d, QXL_IO_NOTIFY_OOM, 0);
+        d->oom_notifies++;
         wait_counter(&d->display_count, start, TICK_HZ / 10);
         if (attempt > 4) qxl_io(d, QXL_IO_FLUSH_RELEASE, 0);
     }
@@ -378,6 +401,7 @@ int qxl_push_command(struct QxlDevice* d, int cursor_ring, u32 body_off, u32 typ
     if (n == 0 || (n & (n - 1)) || n > 32) return QXL_ERR_BAD_DEVICE;
     volatile u32* counter = cursor_ring ? &d->cursor_count : &d->display_count;
     u32 t0 = ticks();
+    if (rd32(ring + RING_PROD) - rd32(ring + RING_CONS) >= n) d->ring_full_waits++;
     while (rd32(ring + RING_PROD) - rd32(ring + RING_CONS) >= n) {
         u32 start = *counter;
         wr32(ring + RING_NOTIFY_ON_CONS, rd32(ring + RING_CONS) + 1);
@@ -455,6 +479,7 @@ int qxl_surface_create(struct QxlDevice* d, u32 id, u32 width, u32 height, i32 s
     s->width = width;
     s->height = height;
     s->stride = abs_stride;
+    s->bottom_up = stride < 0;
     s->format = format;
     s->vram_off = vram_off;
     s->vram_size = (u32)bytes;
@@ -488,6 +513,15 @@ volatile u8* qxl_surface_pixels(struct QxlDevice* d, u32 surface, u32* width, u3
     struct QxlSurfaceInfo* s = &d->surfaces[surface];
     *width = s->width, *height = s->height, *stride = s->stride, *bpp = format_bpp(s->format);
     return d->vram + s->vram_off;
+}
+
+volatile u8* qxl_surface_row(struct QxlDevice* d, u32 surface, u32 y) {
+    u32 w, h, stride, bpp;
+    volatile u8* base = qxl_surface_pixels(d, surface, &w, &h, &stride, &bpp);
+    if (!base || y >= h) return NULL;
+    /* A negative stride puts row 0 at the highest address (the memory start stays lowest). */
+    int bottom_up = surface == 0 ? d->bottom_up : d->surfaces[surface].bottom_up;
+    return base + (bottom_up ? (h - 1 - y) : y) * stride;
 }
 
 int qxl_monitors_config(struct QxlDevice* d, u32 count, u32 width, u32 height) {

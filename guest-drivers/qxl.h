@@ -71,6 +71,7 @@ struct QxlRelease {
 struct QxlSurfaceInfo {
     u8 live;
     u32 width, height, stride, format;
+    u8 bottom_up;
     u32 vram_off, vram_size;
     u32 create_release; /* release id of the CREATE command */
 };
@@ -102,6 +103,8 @@ struct QxlDevice {
     u32 bad_release_ids;
     u32 commands_submitted;
     u32 async_timeouts;
+    u32 ring_full_waits; /* pushes that found the ring full and armed notify_on_cons */
+    u32 oom_notifies;    /* NOTIFY_OOM writes while waiting for memory */
 
     struct Arena ram_arena, vram_arena;
     struct QxlRelease releases[QXL_MAX_RELEASES];
@@ -109,6 +112,7 @@ struct QxlDevice {
 
     u8 has_primary;
     u32 width, height, depth, stride, format;
+    u8 bottom_up;
     struct QxlSurfaceInfo surfaces[QXL_MAX_SURFACES];
     u64 cursor_unique;
     u32 monitors_off;
@@ -142,11 +146,15 @@ int qxl_wait_irq(struct QxlDevice* d, u32 mask, u32 timeout_ticks);
 
 int qxl_surface_create(struct QxlDevice* d, u32 id, u32 width, u32 height, i32 stride, u32 format);
 int qxl_surface_destroy(struct QxlDevice* d, u32 id);
+/* Reads the client monitors config from the ROM (CRC-checked, §9); *count = heads. */
+int qxl_client_monitors(struct QxlDevice* d, u32* count);
 int qxl_monitors_config(struct QxlDevice* d, u32 count, u32 width, u32 height);
 void qxl_log(struct QxlDevice* d, const char* text);
 
 /* Pixel memory of a surface (0 = primary) as the guest sees it, or NULL. */
 volatile u8* qxl_surface_pixels(struct QxlDevice* d, u32 surface, u32* width, u32* height, u32* stride, u32* bpp);
+/* Start of row y of a surface, honouring bottom-up (negative stride) layouts; NULL if outside. */
+volatile u8* qxl_surface_row(struct QxlDevice* d, u32 surface, u32 y);
 
 void arena_init(struct Arena* a, u32 start, u32 end);
 int arena_alloc(struct Arena* a, u32 size, u32 align, u32* off);

@@ -8,6 +8,9 @@
 #include "machine/scenario/scenario_format.h"
 #include "vdiport.h"
 
+/* Upper bound for any wait a module asks for (the compiler enforces the same limit). */
+#define MAX_WAIT_TICKS 60000u
+
 struct Interp {
     struct QxlDevice* qxl;
     struct VdiPort* vdi;
@@ -42,7 +45,8 @@ static u32 lerp_channel(u32 a, u32 b, u32 shift, u32 num, u32 den) {
 
 static int generate_image(struct Interp* in, const u32* a, const char* text, u32 text_len) {
     u32 slot = a[0], kind = a[1], w = a[2], h = a[3], c1 = a[4], c2 = a[5], param = a[6], format = a[7];
-    if (slot >= QXSC_MAX_IMAGES || w == 0 || h == 0 || w * h > QXSC_MAX_IMAGE_PIXELS) return -1;
+    /* Each side is bounded first so that w * h cannot wrap. */
+    if (slot >= QXSC_MAX_IMAGES || w == 0 || h == 0 || w > 512 || h > 512 || w * h > QXSC_MAX_IMAGE_PIXELS) return -1;
     if (format != SPICE_BITMAP_FMT_32BIT && format != SPICE_BITMAP_FMT_RGBA) return -1;
     u32 bytes = w * h * 4;
     if (in->image_heap_used + bytes > in->image_heap_size) return -2;
@@ -90,14 +94,12 @@ static int generate_image(struct Interp* in, const u32* a, const char* text, u32
 /* ---- pixel access for checks ---- */
 static int read_pixel(struct Interp* in, u32 surface, u32 x, u32 y, u32* out) {
     u32 w, h, stride, bpp;
-    volatile u8* px = qxl_surface_pixels(in->qxl, surface, &w, &h, &stride, &bpp);
-    if (!px || x >= w || y >= h) return -1;
-    if (bpp == 32) {
-        *out = rd32(px + y * stride + x * 4) & 0x00FFFFFFu;
-    } else {
-        u32 v = px[y * stride + x * 2] | ((u32)px[y * stride + x * 2 + 1] << 8);
-        *out = v;
-    }
+    if (!qxl_surface_pixels(in->qxl, surface, &w, &h, &stride, &bpp) || x >= w || y >= h) return -1;
+    volatile u8* row = qxl_surface_row(in->qxl, surface, y);
+    if (bpp == 32)
+        *out = rd32(row + x * 4) & 0x00FFFFFFu;
+    else
+        *out = row[x * 2] | ((u32)row[x * 2 + 1] << 8);
     return 0;
 }
 
@@ -226,6 +228,14 @@ static int run_draw(struct Interp* in, u32 op, const u32* a, const char* text, u
     r.src_surface = -1;
     r.text = text;
     r.text_len = text_len;
+    {
+        /* Brush colours are raw pixels of the destination format, so 16-bit surfaces get 565. */
+        u32 w, h, stride, bpp;
+        if (qxl_surface_pixels(in->qxl, r.surface, &w, &h, &stride, &bpp) && bpp == 16) {
+            r.color = surface_color(in, r.surface, r.color);
+            if (r.color2 != 0xFFFFFFFFu) r.color2 = surface_color(in, r.surface, r.color2);
+        }
+    }
     u32 src = a[QXSC_DRAW_ARG_SRC];
     int needs_src = r.type == QXL_DRAW_OPAQUE || r.type == QXL_DRAW_COPY || r.type == QXL_DRAW_BLEND ||
                     r.type == QXL_DRAW_TRANSPARENT || r.type == QXL_DRAW_ALPHA_BLEND || r.type == QXL_DRAW_ROP3 ||
@@ -301,6 +311,7 @@ static int run_fault(struct Interp* in, u32 kind) {
         qxl_io(d, QXL_IO_FLUSH_SURFACES_ASYNC, 0);
         qxl_io(d, QXL_IO_FLUSH_SURFACES_ASYNC, 0);
         return QXL_OK;
+    case QXSC_FAULT_GUEST_EXCEPTION: __asm__ volatile("ud2"); return QXL_OK;
     default: return QXL_ERR_ARG;
     }
 }
@@ -336,7 +347,7 @@ static void run_step(struct Interp* in, u32 op, const u32* a, const char* text, 
     case QXSC_OP_CHECK_IMAGE: check_image(in, a); return;
     case QXSC_OP_CHECK_CRC: check_crc(in, a); return;
     case QXSC_OP_WAIT_IRQ:
-        if (qxl_wait_irq(d, a[0], a[1]) != 0) {
+        if (qxl_wait_irq(d, a[0], a[1] < MAX_WAIT_TICKS ? a[1] : MAX_WAIT_TICKS) != 0) {
             char names[64];
             snprintf(detail, sizeof detail, "no %s interrupt within %u ticks", irq_names(a[0], names, sizeof names), a[1]);
             result(in, in->name[0] ? in->name : "wait_irq", 0, detail);
@@ -347,7 +358,7 @@ static void run_step(struct Interp* in, u32 op, const u32* a, const char* text, 
         for (;;) {
             qxl_collect_releases(d);
             if (d->releases_total >= want) break;
-            if (ticks() - t0 >= a[1]) {
+            if (ticks() - t0 >= (a[1] < MAX_WAIT_TICKS ? a[1] : MAX_WAIT_TICKS)) {
                 snprintf(detail, sizeof detail, "%u releases after %u ticks, wanted %u", d->releases_total, a[1], want);
                 result(in, in->name[0] ? in->name : "wait_releases", 0, detail);
                 return;
@@ -359,14 +370,24 @@ static void run_step(struct Interp* in, u32 op, const u32* a, const char* text, 
     }
     case QXSC_OP_WAIT_TICKS: {
         u32 t0 = ticks();
-        while (ticks() - t0 < a[0]) sti_hlt();
+        while (ticks() - t0 < (a[0] < MAX_WAIT_TICKS ? a[0] : MAX_WAIT_TICKS)) sti_hlt();
         return;
     }
     case QXSC_OP_EXPECT_IRQ: {
+        /* Interrupt bits reach int_pending synchronously but the line is raised later (QEMU
+         * uses a bottom half), so "seen" includes bits still pending. A positive expectation
+         * may wait up to 500 ticks; a negative one lets 10 ticks settle before looking. */
         char seen[80], want[80];
-        u32 got = d->irq_seen & a[0];
+        u32 t0 = ticks(), observed = 0;
+        for (;;) {
+            observed = d->irq_seen | rd32(d->hdr + RAM_INT_PENDING);
+            u32 elapsed = ticks() - t0;
+            if (a[1] ? ((observed & a[0]) == a[0] || elapsed >= 500) : elapsed >= 10) break;
+            sti_hlt();
+        }
+        u32 got = observed & a[0];
         int ok = a[1] ? got == a[0] : got == 0;
-        snprintf(detail, sizeof detail, "seen %s, expected %s%s", irq_names(d->irq_seen, seen, sizeof seen),
+        snprintf(detail, sizeof detail, "seen %s, expected %s%s", irq_names(observed, seen, sizeof seen),
                  a[1] ? "" : "none of ", irq_names(a[0], want, sizeof want));
         result(in, in->name, ok, ok ? "" : detail);
         return;
@@ -379,7 +400,13 @@ static void run_step(struct Interp* in, u32 op, const u32* a, const char* text, 
         result(in, in->name, ok, ok ? "" : detail);
         return;
     }
-    case QXSC_OP_CLEAR_IRQS: d->irq_seen = 0; return;
+    case QXSC_OP_CLEAR_IRQS: {
+        /* Let interrupts already raised by the device land first, so they are not seen later. */
+        u32 t0 = ticks();
+        while (ticks() - t0 < 10) sti_hlt();
+        d->irq_seen = 0;
+        return;
+    }
     case QXSC_OP_CHECKPOINT: printf("CHECKPOINT %s\n", in->name); return;
     case QXSC_OP_FAULT: r = run_fault(in, a[0]); break;
     case QXSC_OP_RESET:
@@ -433,13 +460,14 @@ static void run_step(struct Interp* in, u32 op, const u32* a, const char* text, 
         break;
     }
     case QXSC_OP_AGENT_EXPECT: {
-        /* a[0]: which counter (0 messages, 1 last type, 2 clipboard requests, 3 file bytes, 4 file done). */
+        /* a[0]: counter index (messages, last type, clipboard requests, file bytes, file done,
+         * protocol errors), polled for up to one second. */
         u32 t0 = ticks(), got = 0;
         do {
             vdi_poll(in->vdi);
-            const u32 values[5] = {in->vdi->messages_received, in->vdi->last_type, in->vdi->clipboard_requests,
-                                   in->vdi->file_xfer_bytes, in->vdi->file_xfer_done};
-            got = a[0] < 5 ? values[a[0]] : 0;
+            const u32 values[6] = {in->vdi->messages_received, in->vdi->last_type, in->vdi->clipboard_requests,
+                                   in->vdi->file_xfer_bytes, in->vdi->file_xfer_done, in->vdi->protocol_errors};
+            got = a[0] < 6 ? values[a[0]] : 0;
             if (got == a[1]) break;
             sti_hlt();
         } while (ticks() - t0 < TICK_HZ);
@@ -504,5 +532,8 @@ int scenario_run(const u8* m, struct QxlDevice* qxl, struct VdiPort* vdi, u8* he
         off += QXSC_STEP_HEADER_SIZE + argc * 4 + ((text_len + 3) & ~3u);
     }
     printf("SUMMARY checks=%u failed=%u\n", in.checks, in.failures);
+    printf("STATS commands=%u releases=%u ring_full_waits=%u oom_notifies=%u irqs=%u async_timeouts=%u\n",
+           qxl->commands_submitted, qxl->releases_total, qxl->ring_full_waits, qxl->oom_notifies, qxl->irq_count,
+           qxl->async_timeouts);
     return in.failures ? -1 : 0;
 }

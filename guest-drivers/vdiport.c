@@ -38,6 +38,18 @@ int vdi_connect(struct VdiPort* v) {
     return v->generation ? 0 : -2;
 }
 
+/* The host bumps the generation when its side goes away; packets of the old generation are
+ * stale and a half-assembled message is dropped. */
+static void vdi_check_generation(struct VdiPort* v) {
+    u32 gen = rget(v->ram, VDI_RAM_GENERATION);
+    if (gen == v->generation) return;
+    v->generation = gen;
+    v->connection_resets++;
+    v->chunk_hdr_len = 0;
+    v->chunk_left = 0;
+    v->msg_len = 0;
+}
+
 /* Writes raw stream bytes as packets into the guest->host ring. */
 static int vdi_write_stream(struct VdiPort* v, const u8* data, u32 size) {
     volatile u8* ring = v->ram + VDI_RAM_INPUT;
@@ -67,6 +79,7 @@ static int vdi_write_stream(struct VdiPort* v, const u8* data, u32 size) {
 
 int vdi_send(struct VdiPort* v, u32 port, u32 type, const void* data, u32 size) {
     if (!v->present || size > VD_AGENT_MAX_DATA_SIZE) return -1;
+    vdi_check_generation(v);
     static u8 buf[8 + 20 + VD_AGENT_MAX_DATA_SIZE];
     u32 words[7] = {port, 20 + size, VD_AGENT_PROTOCOL, type, 0, 0, size};
     memcpy(buf, words, sizeof words);
@@ -142,16 +155,14 @@ static void vdi_dispatch(struct VdiPort* v) {
 
 /* Feeds stream bytes through the chunk and message framing. */
 static void vdi_feed(struct VdiPort* v, const u8* p, u32 n) {
-    static u8 hdr[8];
-    static u32 hdr_len;
     while (n) {
         if (v->chunk_left == 0) {
-            hdr[hdr_len++] = *p++;
+            v->chunk_hdr[v->chunk_hdr_len++] = *p++;
             n--;
-            if (hdr_len == 8) {
-                hdr_len = 0;
-                v->chunk_port = le32(hdr);
-                v->chunk_left = le32(hdr + 4);
+            if (v->chunk_hdr_len == 8) {
+                v->chunk_hdr_len = 0;
+                v->chunk_port = le32(v->chunk_hdr);
+                v->chunk_left = le32(v->chunk_hdr + 4);
                 if (v->chunk_port == 0 || v->chunk_port >= 3 || v->chunk_left > VD_AGENT_MAX_DATA_SIZE + 20) {
                     v->protocol_errors++;
                     v->chunk_left = 0;
@@ -184,6 +195,7 @@ static void vdi_feed(struct VdiPort* v, const u8* p, u32 n) {
 
 int vdi_poll(struct VdiPort* v) {
     if (!v->present) return -1;
+    vdi_check_generation(v);
     volatile u8* ring = v->ram + VDI_RAM_OUTPUT;
     u32 before = v->messages_received;
     for (u32 guard = 0; guard < 4 * VDI_RING_LEN; guard++) {

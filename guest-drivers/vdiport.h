@@ -38,12 +38,15 @@ struct VdiPort {
     /* Reassembly of one incoming message. */
     u8 msg[VD_AGENT_MAX_DATA_SIZE + 20];
     u32 msg_len, msg_expected;
+    u8 chunk_hdr[8]; /* VDIChunkHeader being assembled */
+    u32 chunk_hdr_len;
     u32 chunk_left;
     u32 chunk_port;
     /* What the driver has seen from the host side. */
     u32 messages_received;
     u32 last_type;
     u32 protocol_errors;
+    u32 connection_resets;
     u32 host_caps;
     u32 mouse_x, mouse_y, mouse_buttons;
     u32 clipboard_requests;

@@ -16,17 +16,17 @@ namespace qxlbox::scenario {
 namespace {
 
 enum class Kind {
-    Int,       // one slot; decimal, 0x hex or negative
-    Color,     // one slot; #rrggbb, #aarrggbb or an integer
-    Rect,      // four slots x,y,w,h
-    Point,     // two slots x,y
-    Enum,      // one slot; a name from the parameter's table
-    IrqMask,   // one slot; interrupt names joined with '|'
-    Name,      // the step's text: a check/checkpoint name
-    Text,      // the step's text: a quoted string
-    Surface,   // one slot; surface id (0 = primary) that must exist
-    SrcSurface,// one slot; source surface id, stored as QXSC_SRC_SURFACE | id
-    Image,     // one slot; image slot that must be defined
+    Int,         // one slot; decimal, 0x hex or negative
+    Color,       // one slot; #rrggbb, #aarrggbb or an integer
+    Rect,        // four slots x,y,w,h
+    Point,       // two slots x,y
+    Enum,        // one slot; a name from the parameter's table
+    IrqMask,     // one slot; interrupt names joined with '|'
+    Name,        // the step's text: a check/checkpoint name
+    Text,        // the step's text: a quoted string
+    Surface,     // one slot; surface id (0 = primary) that must exist
+    SrcSurface,  // one slot; source surface id, stored as QXSC_SRC_SURFACE | id
+    Image,       // one slot; image slot that must be defined
 };
 
 struct EnumValue {
@@ -58,14 +58,13 @@ struct Command {
 constexpr std::uint32_t kNone = 0xFFFFFFFFu;
 
 const std::vector<EnumValue> kRops = {
-    {"put", 0x8},          {"or", 0x10},         {"and", 0x20},          {"xor", 0x40},
-    {"blackness", 0x80},   {"whiteness", 0x100}, {"invers", 0x200},      {"invers_src", 0x1},
+    {"put", 0x8},          {"or", 0x10},         {"and", 0x20},         {"xor", 0x40},
+    {"blackness", 0x80},   {"whiteness", 0x100}, {"invers", 0x200},     {"invers_src", 0x1},
     {"invers_brush", 0x2}, {"invers_dest", 0x4}, {"invers_res", 0x400},
 };
 const std::vector<EnumValue> kCompositeOps = {
-    {"clear", 0x00}, {"src", 0x01},       {"dst", 0x02},         {"over", 0x03},
-    {"in", 0x05},    {"out", 0x07},       {"atop", 0x09},        {"xor", 0x0b},
-    {"add", 0x0c},   {"saturate", 0x0d},  {"over_reverse", 0x04},
+    {"clear", 0x00}, {"src", 0x01}, {"dst", 0x02}, {"over", 0x03},     {"in", 0x05},           {"out", 0x07},
+    {"atop", 0x09},  {"xor", 0x0b}, {"add", 0x0c}, {"saturate", 0x0d}, {"over_reverse", 0x04},
 };
 const std::vector<EnumValue> kIrqs = {
     {"display", 0x01}, {"cursor", 0x02}, {"io_cmd", 0x04}, {"error", 0x08}, {"client", 0x10}, {"client_monitors", 0x20},
@@ -73,22 +72,31 @@ const std::vector<EnumValue> kIrqs = {
 const std::vector<EnumValue> kYesNo = {{"yes", 1}, {"no", 0}};
 
 Param rect_param(bool required = true) {
-    return Param{"rect", Kind::Rect, {QXSC_DRAW_ARG_X, QXSC_DRAW_ARG_Y, QXSC_DRAW_ARG_W, QXSC_DRAW_ARG_H}, true,
-                 required};
+    return Param{
+        "rect", Kind::Rect, {QXSC_DRAW_ARG_X, QXSC_DRAW_ARG_Y, QXSC_DRAW_ARG_W, QXSC_DRAW_ARG_H}, true, required};
 }
 Param clip_param() {
-    return Param{"clip", Kind::Rect, {QXSC_DRAW_ARG_CLIP_X, QXSC_DRAW_ARG_CLIP_Y, QXSC_DRAW_ARG_CLIP_W, QXSC_DRAW_ARG_CLIP_H}};
+    return Param{
+        "clip", Kind::Rect, {QXSC_DRAW_ARG_CLIP_X, QXSC_DRAW_ARG_CLIP_Y, QXSC_DRAW_ARG_CLIP_W, QXSC_DRAW_ARG_CLIP_H}};
 }
-Param surface_param(int slot = QXSC_DRAW_ARG_SURFACE) { return Param{"surface", Kind::Surface, {slot}}; }
-Param image_param() { return Param{"image", Kind::Image, {QXSC_DRAW_ARG_SRC}}; }
-Param from_surface_param() { return Param{"from_surface", Kind::SrcSurface, {QXSC_DRAW_ARG_SRC}}; }
+Param surface_param(int slot = QXSC_DRAW_ARG_SURFACE) {
+    return Param{"surface", Kind::Surface, {slot}};
+}
+Param image_param() {
+    return Param{"image", Kind::Image, {QXSC_DRAW_ARG_SRC}};
+}
+Param from_surface_param() {
+    return Param{"from_surface", Kind::SrcSurface, {QXSC_DRAW_ARG_SRC}};
+}
 Param srcpos_param(bool required = false) {
     return Param{"srcpos", Kind::Point, {QXSC_DRAW_ARG_SX, QXSC_DRAW_ARG_SY}, false, required};
 }
 Param color_param(const char* name = "color", int slot = QXSC_DRAW_ARG_COLOR, bool required = false) {
     return Param{name, Kind::Color, {slot}, false, required};
 }
-Param rop_param() { return Param{"rop", Kind::Enum, {QXSC_DRAW_ARG_ROP}, false, false, kRops}; }
+Param rop_param() {
+    return Param{"rop", Kind::Enum, {QXSC_DRAW_ARG_ROP}, false, false, kRops};
+}
 
 std::vector<std::uint32_t> draw_defaults() {
     std::vector<std::uint32_t> d(QXSC_DRAW_ARGC, 0);
@@ -107,16 +115,27 @@ Command draw_command(const char* word, std::uint32_t op, std::vector<Param> extr
 const std::vector<Command>& commands() {
     static const std::vector<Command> table = [] {
         std::vector<Command> t;
-        t.push_back({"primary", QXSC_OP_PRIMARY, {0, 0, 32, 0},
+        t.push_back({"primary",
+                     QXSC_OP_PRIMARY,
+                     {0, 0, 32, 0},
                      {{"width", Kind::Int, {0}, true, true, {}, 1, 8192},
                       {"height", Kind::Int, {1}, true, true, {}, 1, 8192},
-                      {"depth", Kind::Enum, {2}, false, false, {{"32", 32}, {"16", 16}}},
+                      {"depth", Kind::Enum, {2}, true, false, {{"32", 32}, {"16", 16}}},
                       {"stride", Kind::Int, {3}, false, false, {}, -65536, 65536}}});
-        t.push_back({"image", QXSC_OP_IMAGE, {0, 0, 0, 0, 0xFFFFFFFFu, 0xFF000000u, 0, 8},
+        t.push_back({"image",
+                     QXSC_OP_IMAGE,
+                     {0, 0, 0, 0, 0xFFFFFFFFu, 0xFF000000u, 0, 8},
                      {{"slot", Kind::Int, {0}, true, true, {}, 0, QXSC_MAX_IMAGES - 1},
-                      {"kind", Kind::Enum, {1}, true, true,
-                       {{"solid", QXSC_IMAGE_SOLID}, {"gradient", QXSC_IMAGE_GRADIENT}, {"checker", QXSC_IMAGE_CHECKER},
-                        {"noise", QXSC_IMAGE_NOISE}, {"text", QXSC_IMAGE_TEXT}}},
+                      {"kind",
+                       Kind::Enum,
+                       {1},
+                       true,
+                       true,
+                       {{"solid", QXSC_IMAGE_SOLID},
+                        {"gradient", QXSC_IMAGE_GRADIENT},
+                        {"checker", QXSC_IMAGE_CHECKER},
+                        {"noise", QXSC_IMAGE_NOISE},
+                        {"text", QXSC_IMAGE_TEXT}}},
                       {"w", Kind::Int, {2}, false, true, {}, 1, 512},
                       {"h", Kind::Int, {3}, false, true, {}, 1, 512},
                       color_param("color", 4),
@@ -127,18 +146,21 @@ const std::vector<Command>& commands() {
                       {"text", Kind::Text, {}}}});
         t.push_back(draw_command("fill", QXSC_OP_FILL, {color_param(), rop_param()}, false));
         t.push_back(draw_command("opaque", QXSC_OP_OPAQUE,
-                                 {image_param(), from_surface_param(), srcpos_param(), color_param(), rop_param()}, true));
-        t.push_back(draw_command("copy", QXSC_OP_COPY, {image_param(), from_surface_param(), srcpos_param(), rop_param()},
+                                 {image_param(), from_surface_param(), srcpos_param(), color_param(), rop_param()},
                                  true));
-        t.push_back(draw_command("blend", QXSC_OP_BLEND, {image_param(), from_surface_param(), srcpos_param(), rop_param()},
-                                 true));
-        t.push_back(draw_command("transparent", QXSC_OP_TRANSPARENT,
-                                 {image_param(), from_surface_param(), srcpos_param(),
-                                  color_param("key", QXSC_DRAW_ARG_COLOR, true)},
-                                 true));
+        t.push_back(draw_command("copy", QXSC_OP_COPY,
+                                 {image_param(), from_surface_param(), srcpos_param(), rop_param()}, true));
+        t.push_back(draw_command("blend", QXSC_OP_BLEND,
+                                 {image_param(), from_surface_param(), srcpos_param(), rop_param()}, true));
+        t.push_back(draw_command(
+            "transparent", QXSC_OP_TRANSPARENT,
+            {image_param(), from_surface_param(), srcpos_param(), color_param("key", QXSC_DRAW_ARG_COLOR, true)},
+            true));
         {
             Command c = draw_command("alpha", QXSC_OP_ALPHA,
-                                     {image_param(), from_surface_param(), srcpos_param(),
+                                     {image_param(),
+                                      from_surface_param(),
+                                      srcpos_param(),
                                       {"alpha", Kind::Int, {QXSC_DRAW_ARG_PARAM}, false, false, {}, 0, 255},
                                       {"flags", Kind::Int, {QXSC_DRAW_ARG_ROP}, false, false, {}, 0, 3}},
                                      true);
@@ -147,12 +169,15 @@ const std::vector<Command>& commands() {
             t.push_back(std::move(c));
         }
         {
-            Command c = draw_command("rop3", QXSC_OP_ROP3,
-                                     {image_param(), from_surface_param(), srcpos_param(), color_param(),
-                                      {"rop3", Kind::Int, {QXSC_DRAW_ARG_ROP}, false, false, {}, 0, 255},
-                                      {"brush", Kind::Enum, {QXSC_DRAW_ARG_COLOR2}, false, false,
-                                       {{"solid", kNone}, {"none", 0}}}},
-                                     true);
+            Command c = draw_command(
+                "rop3", QXSC_OP_ROP3,
+                {image_param(),
+                 from_surface_param(),
+                 srcpos_param(),
+                 color_param(),
+                 {"rop3", Kind::Int, {QXSC_DRAW_ARG_ROP}, false, false, {}, 0, 255},
+                 {"brush", Kind::Enum, {QXSC_DRAW_ARG_COLOR2}, false, false, {{"solid", kNone}, {"none", 0}}}},
+                true);
             c.defaults[QXSC_DRAW_ARG_ROP] = 0xCC;
             t.push_back(std::move(c));
         }
@@ -161,36 +186,60 @@ const std::vector<Command>& commands() {
         t.push_back(draw_command("invers", QXSC_OP_INVERS, {}, false));
         t.push_back(draw_command("copybits", QXSC_OP_COPYBITS, {srcpos_param(true)}, false));
         {
-            Command c{"stroke", QXSC_OP_STROKE, draw_defaults(),
-                      {{"line", Kind::Rect, {QXSC_DRAW_ARG_X, QXSC_DRAW_ARG_Y, QXSC_DRAW_ARG_SX, QXSC_DRAW_ARG_SY}, true, true},
-                       surface_param(), clip_param(), color_param(),
+            Command c{"stroke",
+                      QXSC_OP_STROKE,
+                      draw_defaults(),
+                      {{"line",
+                        Kind::Rect,
+                        {QXSC_DRAW_ARG_X, QXSC_DRAW_ARG_Y, QXSC_DRAW_ARG_SX, QXSC_DRAW_ARG_SY},
+                        true,
+                        true},
+                       surface_param(),
+                       clip_param(),
+                       color_param(),
                        {"width", Kind::Int, {QXSC_DRAW_ARG_PARAM}, false, false, {}, 0, 64},
                        rop_param()}};
             c.defaults[QXSC_DRAW_ARG_PARAM] = 1;
             t.push_back(std::move(c));
         }
-        t.push_back({"text", QXSC_OP_TEXT, draw_defaults(),
+        t.push_back({"text",
+                     QXSC_OP_TEXT,
+                     draw_defaults(),
                      {{"at", Kind::Point, {QXSC_DRAW_ARG_X, QXSC_DRAW_ARG_Y}, true, true},
-                      {"string", Kind::Text, {}, true, true}, surface_param(), clip_param(), color_param(),
+                      {"string", Kind::Text, {}, true, true},
+                      surface_param(),
+                      clip_param(),
+                      color_param(),
                       color_param("back", QXSC_DRAW_ARG_COLOR2)}});
         {
             Command c = draw_command("composite", QXSC_OP_COMPOSITE,
-                                     {image_param(), from_surface_param(), srcpos_param(),
+                                     {image_param(),
+                                      from_surface_param(),
+                                      srcpos_param(),
                                       {"op", Kind::Enum, {QXSC_DRAW_ARG_ROP}, false, false, kCompositeOps},
                                       {"filter", Kind::Int, {QXSC_DRAW_ARG_PARAM}, false, false, {}, 0, 0x7FF}},
                                      true);
             c.defaults[QXSC_DRAW_ARG_ROP] = 0x03;
             t.push_back(std::move(c));
         }
-        t.push_back({"surface_create", QXSC_OP_SURFACE_CREATE, {0, 0, 0, 0, 32},
-                     {{"id", Kind::Int, {0}, true, true, {}, 1, 15},
-                      {"w", Kind::Int, {1}, false, true, {}, 1, 2048},
-                      {"h", Kind::Int, {2}, false, true, {}, 1, 2048},
-                      {"stride", Kind::Int, {3}, false, false, {}, -65536, 65536},
-                      {"format", Kind::Enum, {4}, false, false, {{"xrgb", 32}, {"argb", 96}, {"r5g6b5", 80}, {"a8", 8}}}}});
+        t.push_back(
+            {"surface_create",
+             QXSC_OP_SURFACE_CREATE,
+             {0, 0, 0, 0, 32},
+             {{"id", Kind::Int, {0}, true, true, {}, 1, 15},
+              {"w", Kind::Int, {1}, false, true, {}, 1, 2048},
+              {"h", Kind::Int, {2}, false, true, {}, 1, 2048},
+              {"stride", Kind::Int, {3}, false, false, {}, -65536, 65536},
+              {"format", Kind::Enum, {4}, false, false, {{"xrgb", 32}, {"argb", 96}, {"r5g6b5", 80}, {"a8", 8}}}}});
         t.push_back({"surface_destroy", QXSC_OP_SURFACE_DESTROY, {0}, {{"id", Kind::Int, {0}, true, true, {}, 1, 15}}});
-        t.push_back({"cursor_set", QXSC_OP_CURSOR_SET, {0, 32, 32, 0, 0, 0, 0},
-                     {{"shape", Kind::Enum, {0}, true, true,
+        t.push_back({"cursor_set",
+                     QXSC_OP_CURSOR_SET,
+                     {0, 32, 32, 0, 0, 0, 0},
+                     {{"shape",
+                       Kind::Enum,
+                       {0},
+                       true,
+                       true,
                        {{"arrow", QXSC_CURSOR_ARROW}, {"box", QXSC_CURSOR_BOX}, {"cross", QXSC_CURSOR_CROSS}}},
                       {"w", Kind::Int, {1}, false, false, {}, 1, 256},
                       {"h", Kind::Int, {2}, false, false, {}, 1, 256},
@@ -198,37 +247,72 @@ const std::vector<Command>& commands() {
                       {"at", Kind::Point, {5, 6}}}});
         t.push_back({"cursor_move", QXSC_OP_CURSOR_MOVE, {0, 0}, {{"at", Kind::Point, {0, 1}, true, true}}});
         t.push_back({"cursor_hide", QXSC_OP_CURSOR_HIDE, {}, {}});
-        t.push_back({"update", QXSC_OP_UPDATE, {0, 0, 0, 0, 0, 0},
-                     {{"rect", Kind::Rect, {1, 2, 3, 4}, true, true}, surface_param(0),
+        t.push_back({"update",
+                     QXSC_OP_UPDATE,
+                     {0, 0, 0, 0, 0, 0},
+                     {{"rect", Kind::Rect, {1, 2, 3, 4}, true, true},
+                      surface_param(0),
                       {"mode", Kind::Enum, {5}, false, false, {{"sync", 0}, {"async", 1}}}}});
-        t.push_back({"check_pixel", QXSC_OP_CHECK_PIXEL, {0, 0, 0, 0},
-                     {{"name", Kind::Name, {}, true, true}, {"at", Kind::Point, {1, 2}, true, true},
-                      color_param("color", 3, true), surface_param(0)}});
-        t.push_back({"check_rect", QXSC_OP_CHECK_RECT, {0, 0, 0, 0, 0, 0},
-                     {{"name", Kind::Name, {}, true, true}, {"rect", Kind::Rect, {1, 2, 3, 4}, true, true},
-                      color_param("color", 5, true), surface_param(0)}});
-        t.push_back({"check_image", QXSC_OP_CHECK_IMAGE, {0, 0, 0, 0, 0, 0, 0, 0},
-                     {{"name", Kind::Name, {}, true, true}, {"rect", Kind::Rect, {1, 2, 3, 4}, true, true},
-                      {"image", Kind::Image, {5}, false, true}, {"srcpos", Kind::Point, {6, 7}}, surface_param(0)}});
-        t.push_back({"check_crc", QXSC_OP_CHECK_CRC, {0, 0, 0, 0, 0, 0, 0},
-                     {{"name", Kind::Name, {}, true, true}, {"rect", Kind::Rect, {1, 2, 3, 4}, true, true},
-                      {"expect", Kind::Int, {5}, false, false, {}, 0, UINT32_MAX, 6}, surface_param(0)}});
-        t.push_back({"wait_irq", QXSC_OP_WAIT_IRQ, {0, 1000},
+        t.push_back({"check_pixel",
+                     QXSC_OP_CHECK_PIXEL,
+                     {0, 0, 0, 0},
+                     {{"name", Kind::Name, {}, true, true},
+                      {"at", Kind::Point, {1, 2}, true, true},
+                      color_param("color", 3, true),
+                      surface_param(0)}});
+        t.push_back({"check_rect",
+                     QXSC_OP_CHECK_RECT,
+                     {0, 0, 0, 0, 0, 0},
+                     {{"name", Kind::Name, {}, true, true},
+                      {"rect", Kind::Rect, {1, 2, 3, 4}, true, true},
+                      color_param("color", 5, true),
+                      surface_param(0)}});
+        t.push_back({"check_image",
+                     QXSC_OP_CHECK_IMAGE,
+                     {0, 0, 0, 0, 0, 0, 0, 0},
+                     {{"name", Kind::Name, {}, true, true},
+                      {"rect", Kind::Rect, {1, 2, 3, 4}, true, true},
+                      {"image", Kind::Image, {5}, false, true},
+                      {"srcpos", Kind::Point, {6, 7}},
+                      surface_param(0)}});
+        t.push_back({"check_crc",
+                     QXSC_OP_CHECK_CRC,
+                     {0, 0, 0, 0, 0, 0, 0},
+                     {{"name", Kind::Name, {}, true, true},
+                      {"rect", Kind::Rect, {1, 2, 3, 4}, true, true},
+                      {"expect", Kind::Int, {5}, false, false, {}, 0, UINT32_MAX, 6},
+                      surface_param(0)}});
+        t.push_back({"wait_irq",
+                     QXSC_OP_WAIT_IRQ,
+                     {0, 1000},
                      {{"irq", Kind::IrqMask, {0}, true, true, kIrqs},
                       {"timeout", Kind::Int, {1}, false, false, {}, 1, 60000}}});
-        t.push_back({"wait_releases", QXSC_OP_WAIT_RELEASES, {0, 2000},
+        t.push_back({"wait_releases",
+                     QXSC_OP_WAIT_RELEASES,
+                     {0, 2000},
                      {{"count", Kind::Int, {0}, true, true, {}, 0, 1000000},
                       {"timeout", Kind::Int, {1}, false, false, {}, 1, 60000}}});
         t.push_back({"wait_ticks", QXSC_OP_WAIT_TICKS, {0}, {{"ticks", Kind::Int, {0}, true, true, {}, 0, 60000}}});
-        t.push_back({"expect_irq", QXSC_OP_EXPECT_IRQ, {0, 1},
-                     {{"name", Kind::Name, {}, true, true}, {"irq", Kind::IrqMask, {0}, true, true, kIrqs},
+        t.push_back({"expect_irq",
+                     QXSC_OP_EXPECT_IRQ,
+                     {0, 1},
+                     {{"name", Kind::Name, {}, true, true},
+                      {"irq", Kind::IrqMask, {0}, true, true, kIrqs},
                       {"seen", Kind::Enum, {1}, false, false, kYesNo}}});
-        t.push_back({"expect_releases", QXSC_OP_EXPECT_RELEASES, {0},
+        t.push_back({"expect_releases",
+                     QXSC_OP_EXPECT_RELEASES,
+                     {0},
                      {{"name", Kind::Name, {}, true, true}, {"min", Kind::Int, {0}, true, true, {}, 0, 1000000}}});
         t.push_back({"clear_irqs", QXSC_OP_CLEAR_IRQS, {}, {}});
         t.push_back({"checkpoint", QXSC_OP_CHECKPOINT, {}, {{"name", Kind::Name, {}, true, true}}});
-        t.push_back({"fault", QXSC_OP_FAULT, {0},
-                     {{"kind", Kind::Enum, {0}, true, true,
+        t.push_back({"fault",
+                     QXSC_OP_FAULT,
+                     {0},
+                     {{"kind",
+                       Kind::Enum,
+                       {0},
+                       true,
+                       true,
                        {{"bad_memslot", QXSC_FAULT_BAD_MEMSLOT},
                         {"bad_surface", QXSC_FAULT_BAD_SURFACE},
                         {"circular_chunks", QXSC_FAULT_CIRCULAR_CHUNKS},
@@ -236,9 +320,12 @@ const std::vector<Command>& commands() {
                         {"oversize_cursor", QXSC_FAULT_OVERSIZE_CURSOR},
                         {"memslot_outside_bar", QXSC_FAULT_MEMSLOT_OUTSIDE_BAR},
                         {"primary_bad_stride", QXSC_FAULT_PRIMARY_BAD_STRIDE},
-                        {"double_async", QXSC_FAULT_DOUBLE_ASYNC}}}}});
+                        {"double_async", QXSC_FAULT_DOUBLE_ASYNC},
+                        {"guest_exception", QXSC_FAULT_GUEST_EXCEPTION}}}}});
         t.push_back({"reset", QXSC_OP_RESET, {}, {}});
-        t.push_back({"monitors", QXSC_OP_MONITORS, {1, 0, 0},
+        t.push_back({"monitors",
+                     QXSC_OP_MONITORS,
+                     {1, 0, 0},
                      {{"count", Kind::Int, {0}, true, true, {}, 1, 4},
                       {"w", Kind::Int, {1}, false, true, {}, 1, 8192},
                       {"h", Kind::Int, {2}, false, true, {}, 1, 8192}}});
@@ -248,27 +335,51 @@ const std::vector<Command>& commands() {
         t.push_back({"destroy_all", QXSC_OP_DESTROY_ALL, {}, {}});
         t.push_back({"log", QXSC_OP_LOG, {}, {{"message", Kind::Text, {}, true, true}}});
         t.push_back({"pool", QXSC_OP_POOL, {0}, {{"bytes", Kind::Int, {0}, true, true, {}, 0, UINT32_MAX}}});
-        t.push_back({"expect_device", QXSC_OP_EXPECT_DEVICE, {0, 1},
+        t.push_back({"expect_device",
+                     QXSC_OP_EXPECT_DEVICE,
+                     {0, 1},
                      {{"name", Kind::Name, {}, true, true},
                       {"device", Kind::Enum, {0}, true, true, {{"qxl", 0}, {"vdiport", 1}}},
                       {"present", Kind::Enum, {1}, false, false, kYesNo}}});
         t.push_back({"agent_connect", QXSC_OP_AGENT_CONNECT, {}, {}, true});
-        t.push_back({"agent_caps", QXSC_OP_AGENT_CAPS, {1}, {{"request", Kind::Enum, {0}, false, false, kYesNo}}, true});
-        t.push_back({"agent_monitors", QXSC_OP_AGENT_MONITORS, {1, 0, 0},
+        t.push_back(
+            {"agent_caps", QXSC_OP_AGENT_CAPS, {1}, {{"request", Kind::Enum, {0}, false, false, kYesNo}}, true});
+        t.push_back({"agent_monitors",
+                     QXSC_OP_AGENT_MONITORS,
+                     {1, 0, 0},
                      {{"w", Kind::Int, {1}, false, true, {}, 1, 8192}, {"h", Kind::Int, {2}, false, true, {}, 1, 8192}},
                      true});
-        t.push_back({"agent_mouse", QXSC_OP_AGENT_MOUSE, {0, 0, 0},
+        t.push_back({"agent_mouse",
+                     QXSC_OP_AGENT_MOUSE,
+                     {0, 0, 0},
                      {{"at", Kind::Point, {0, 1}, true, true}, {"buttons", Kind::Int, {2}, false, false, {}, 0, 0xFF}},
                      true});
         const std::vector<EnumValue> clip_types = {{"utf8", 1}, {"png", 2}, {"bmp", 3}, {"tiff", 4}, {"jpg", 5}};
-        t.push_back({"agent_clipboard_grab", QXSC_OP_AGENT_CLIPBOARD_GRAB, {1},
-                     {{"type", Kind::Enum, {0}, false, false, clip_types}}, true});
-        t.push_back({"agent_clipboard_data", QXSC_OP_AGENT_CLIPBOARD_DATA, {1},
-                     {{"data", Kind::Text, {}, true, true}, {"type", Kind::Enum, {0}, false, false, clip_types}}, true});
-        t.push_back({"agent_expect", QXSC_OP_AGENT_EXPECT, {0, 0},
+        t.push_back({"agent_clipboard_grab",
+                     QXSC_OP_AGENT_CLIPBOARD_GRAB,
+                     {1},
+                     {{"type", Kind::Enum, {0}, false, false, clip_types}},
+                     true});
+        t.push_back({"agent_clipboard_data",
+                     QXSC_OP_AGENT_CLIPBOARD_DATA,
+                     {1},
+                     {{"data", Kind::Text, {}, true, true}, {"type", Kind::Enum, {0}, false, false, clip_types}},
+                     true});
+        t.push_back({"agent_expect",
+                     QXSC_OP_AGENT_EXPECT,
+                     {0, 0},
                      {{"name", Kind::Name, {}, true, true},
-                      {"counter", Kind::Enum, {0}, true, true,
-                       {{"messages", 0}, {"last_type", 1}, {"clipboard_requests", 2}, {"file_bytes", 3}, {"file_done", 4}}},
+                      {"counter",
+                       Kind::Enum,
+                       {0},
+                       true,
+                       true,
+                       {{"messages", 0},
+                        {"last_type", 1},
+                        {"clipboard_requests", 2},
+                        {"file_bytes", 3},
+                        {"file_done", 4},
+                        {"protocol_errors", 5}}},
                       {"value", Kind::Int, {1}, true, true, {}, 0, UINT32_MAX}},
                      true});
         return t;
@@ -299,7 +410,7 @@ public:
             if (end == source_.size()) break;
             pos = end + 1;
         }
-        if (result_.errors.empty() && steps_.empty()) error(line_no, 1, "scenario has no steps");
+        if (result_.errors.empty() && steps_.empty()) error(1, 1, "scenario has no steps");
         if (result_.errors.empty()) emit();
         return std::move(result_);
     }
@@ -357,8 +468,10 @@ private:
                 if (in_string && c == '\\') {
                     if (i + 1 >= line.size()) break;
                     char e = line[i + 1];
-                    if (e == 'n') raw += '\n';
-                    else if (e == '"' || e == '\\') raw += e;
+                    if (e == 'n')
+                        raw += '\n';
+                    else if (e == '"' || e == '\\')
+                        raw += e;
                     else {
                         error(line_no, static_cast<int>(i) + 1, std::string("unknown escape \\") + e);
                         return false;
@@ -448,162 +561,169 @@ private:
             return true;
         };
         switch (p.kind) {
-        case Kind::Int: {
-            if (!want_unquoted()) return false;
-            std::int64_t v;
-            if (!int_in_range(tok.text, v)) return false;
-            args[p.slots[0]] = static_cast<std::uint32_t>(v);
-            if (p.present_slot >= 0) args[p.present_slot] = 1;
-            return true;
-        }
-        case Kind::Surface:
-        case Kind::SrcSurface: {
-            if (!want_unquoted()) return false;
-            auto v = parse_int(tok.text);
-            if (!v || *v < 0 || *v > 15) {
-                error(line, col, std::string("'") + p.name + "' expects a surface id 0..15, got '" + tok.text + "'");
-                return false;
-            }
-            const bool exists = *v == 0 ? has_primary_ : live_surfaces_.count(static_cast<std::uint32_t>(*v)) > 0;
-            if (!exists) {
-                error(line, col, "surface " + tok.text + " does not exist here");
-                return false;
-            }
-            args[p.slots[0]] = static_cast<std::uint32_t>(*v) | (p.kind == Kind::SrcSurface ? QXSC_SRC_SURFACE : 0u);
-            return true;
-        }
-        case Kind::Image: {
-            if (!want_unquoted()) return false;
-            auto v = parse_int(tok.text);
-            if (!v || *v < 0 || *v >= QXSC_MAX_IMAGES) {
-                error(line, col, "'image' expects an image slot 0..15, got '" + tok.text + "'");
-                return false;
-            }
-            if (!images_.count(static_cast<std::uint32_t>(*v))) {
-                error(line, col, "image slot " + tok.text + " is not defined yet");
-                return false;
-            }
-            args[p.slots[0]] = static_cast<std::uint32_t>(*v);
-            return true;
-        }
-        case Kind::Color: {
-            if (!want_unquoted()) return false;
-            const std::string& s = tok.text;
-            if (!s.empty() && s[0] == '#') {
-                auto hex = std::string_view(s).substr(1);
-                std::uint32_t v = 0;
-                auto [ptr, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), v, 16);
-                if ((hex.size() != 6 && hex.size() != 8) || ec != std::errc() || ptr != hex.data() + hex.size()) {
-                    error(line, col, "bad colour '" + s + "' (use #rrggbb or #aarrggbb)");
-                    return false;
-                }
-                args[p.slots[0]] = hex.size() == 6 ? (v | 0xFF000000u) : v;
+            case Kind::Int: {
+                if (!want_unquoted()) return false;
+                std::int64_t v;
+                if (!int_in_range(tok.text, v)) return false;
+                args[p.slots[0]] = static_cast<std::uint32_t>(v);
+                if (p.present_slot >= 0) args[p.present_slot] = 1;
                 return true;
             }
-            std::int64_t v;
-            if (!int_in_range(s, v)) return false;
-            args[p.slots[0]] = static_cast<std::uint32_t>(v);
-            return true;
-        }
-        case Kind::Rect:
-        case Kind::Point: {
-            if (!want_unquoted()) return false;
-            const std::size_t n = p.kind == Kind::Rect ? 4 : 2;
-            auto parts = split(tok.text, ',');
-            if (parts.size() != n) {
-                error(line, col, std::string("'") + p.name + "' expects " + (n == 4 ? "x,y,w,h" : "x,y") + ", got '" +
-                                     tok.text + "'");
-                return false;
-            }
-            for (std::size_t k = 0; k < n; k++) {
-                auto v = parse_int(parts[k]);
-                if (!v || *v < -32768 || *v > 32767) {
-                    error(line, col, std::string("'") + p.name + "' has a bad number '" + std::string(parts[k]) + "'");
+            case Kind::Surface:
+            case Kind::SrcSurface: {
+                if (!want_unquoted()) return false;
+                auto v = parse_int(tok.text);
+                if (!v || *v < 0 || *v > 15) {
+                    error(line, col,
+                          std::string("'") + p.name + "' expects a surface id 0..15, got '" + tok.text + "'");
                     return false;
                 }
-                args[p.slots[k]] = static_cast<std::uint32_t>(*v);
-            }
-            // Rectangles are x,y,w,h and must be non-empty and start inside the first quadrant;
-            // the stroke 'line' parameter reuses the Rect kind for two end points.
-            if (p.kind == Kind::Rect && std::string_view(p.name) != "line") {
-                auto x = static_cast<std::int32_t>(args[p.slots[0]]), y = static_cast<std::int32_t>(args[p.slots[1]]);
-                auto w = static_cast<std::int32_t>(args[p.slots[2]]), h = static_cast<std::int32_t>(args[p.slots[3]]);
-                if (x < 0 || y < 0 || w <= 0 || h <= 0) {
-                    error(line, col, std::string("'") + p.name + "' must have x,y >= 0 and w,h > 0");
+                const bool exists = *v == 0 ? has_primary_ : live_surfaces_.count(static_cast<std::uint32_t>(*v)) > 0;
+                if (!exists) {
+                    error(line, col, "surface " + tok.text + " does not exist here");
                     return false;
                 }
+                args[p.slots[0]] =
+                    static_cast<std::uint32_t>(*v) | (p.kind == Kind::SrcSurface ? QXSC_SRC_SURFACE : 0u);
+                return true;
             }
-            return true;
-        }
-        case Kind::Enum: {
-            if (!want_unquoted()) return false;
-            for (const auto& e : p.values) {
-                if (tok.text == e.name) {
-                    args[p.slots[0]] = e.value;
+            case Kind::Image: {
+                if (!want_unquoted()) return false;
+                auto v = parse_int(tok.text);
+                if (!v || *v < 0 || *v >= QXSC_MAX_IMAGES) {
+                    error(line, col, "'image' expects an image slot 0..15, got '" + tok.text + "'");
+                    return false;
+                }
+                if (!images_.count(static_cast<std::uint32_t>(*v))) {
+                    error(line, col, "image slot " + tok.text + " is not defined yet");
+                    return false;
+                }
+                args[p.slots[0]] = static_cast<std::uint32_t>(*v);
+                return true;
+            }
+            case Kind::Color: {
+                if (!want_unquoted()) return false;
+                const std::string& s = tok.text;
+                if (!s.empty() && s[0] == '#') {
+                    auto hex = std::string_view(s).substr(1);
+                    std::uint32_t v = 0;
+                    auto [ptr, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), v, 16);
+                    if ((hex.size() != 6 && hex.size() != 8) || ec != std::errc() || ptr != hex.data() + hex.size()) {
+                        error(line, col, "bad colour '" + s + "' (use #rrggbb or #aarrggbb)");
+                        return false;
+                    }
+                    args[p.slots[0]] = hex.size() == 6 ? (v | 0xFF000000u) : v;
                     return true;
                 }
+                std::int64_t v;
+                if (!int_in_range(s, v)) return false;
+                args[p.slots[0]] = static_cast<std::uint32_t>(v);
+                return true;
             }
-            // ROP descriptors combine with '+' (e.g. put+invers_src).
-            if (std::string_view(p.name) == "rop" && tok.text.find('+') != std::string::npos) {
-                std::uint32_t v = 0;
-                for (auto part : split(tok.text, '+')) {
-                    bool found = false;
-                    for (const auto& e : p.values)
-                        if (part == e.name) v |= e.value, found = true;
-                    if (!found) {
-                        error(line, col, "unknown rop '" + std::string(part) + "'");
+            case Kind::Rect:
+            case Kind::Point: {
+                if (!want_unquoted()) return false;
+                const std::size_t n = p.kind == Kind::Rect ? 4 : 2;
+                auto parts = split(tok.text, ',');
+                if (parts.size() != n) {
+                    error(line, col,
+                          std::string("'") + p.name + "' expects " + (n == 4 ? "x,y,w,h" : "x,y") + ", got '" +
+                              tok.text + "'");
+                    return false;
+                }
+                for (std::size_t k = 0; k < n; k++) {
+                    auto v = parse_int(parts[k]);
+                    if (!v || *v < -32768 || *v > 32767) {
+                        error(line, col,
+                              std::string("'") + p.name + "' has a bad number '" + std::string(parts[k]) + "'");
+                        return false;
+                    }
+                    args[p.slots[k]] = static_cast<std::uint32_t>(*v);
+                }
+                // Rectangles are x,y,w,h and must be non-empty and start inside the first quadrant;
+                // the stroke 'line' parameter reuses the Rect kind for two end points.
+                if (p.kind == Kind::Rect && std::string_view(p.name) != "line") {
+                    auto x = static_cast<std::int32_t>(args[p.slots[0]]),
+                         y = static_cast<std::int32_t>(args[p.slots[1]]);
+                    auto w = static_cast<std::int32_t>(args[p.slots[2]]),
+                         h = static_cast<std::int32_t>(args[p.slots[3]]);
+                    if (x < 0 || y < 0 || w <= 0 || h <= 0) {
+                        error(line, col, std::string("'") + p.name + "' must have x,y >= 0 and w,h > 0");
                         return false;
                     }
                 }
-                args[p.slots[0]] = v;
                 return true;
             }
-            std::string names;
-            for (const auto& e : p.values) names += (names.empty() ? "" : ", ") + std::string(e.name);
-            error(line, col, std::string("'") + p.name + "' must be one of: " + names + " (got '" + tok.text + "')");
-            return false;
-        }
-        case Kind::IrqMask: {
-            if (!want_unquoted()) return false;
-            std::uint32_t mask = 0;
-            for (auto part : split(tok.text, '|')) {
-                bool found = false;
-                for (const auto& e : p.values)
-                    if (part == e.name) mask |= e.value, found = true;
-                if (!found) {
-                    error(line, col, "unknown interrupt '" + std::string(part) + "'");
+            case Kind::Enum: {
+                if (!want_unquoted()) return false;
+                for (const auto& e : p.values) {
+                    if (tok.text == e.name) {
+                        args[p.slots[0]] = e.value;
+                        return true;
+                    }
+                }
+                // ROP descriptors combine with '+' (e.g. put+invers_src).
+                if (std::string_view(p.name) == "rop" && tok.text.find('+') != std::string::npos) {
+                    std::uint32_t v = 0;
+                    for (auto part : split(tok.text, '+')) {
+                        bool found = false;
+                        for (const auto& e : p.values)
+                            if (part == e.name) v |= e.value, found = true;
+                        if (!found) {
+                            error(line, col, "unknown rop '" + std::string(part) + "'");
+                            return false;
+                        }
+                    }
+                    args[p.slots[0]] = v;
+                    return true;
+                }
+                std::string names;
+                for (const auto& e : p.values) names += (names.empty() ? "" : ", ") + std::string(e.name);
+                error(line, col,
+                      std::string("'") + p.name + "' must be one of: " + names + " (got '" + tok.text + "')");
+                return false;
+            }
+            case Kind::IrqMask: {
+                if (!want_unquoted()) return false;
+                std::uint32_t mask = 0;
+                for (auto part : split(tok.text, '|')) {
+                    bool found = false;
+                    for (const auto& e : p.values)
+                        if (part == e.name) mask |= e.value, found = true;
+                    if (!found) {
+                        error(line, col, "unknown interrupt '" + std::string(part) + "'");
+                        return false;
+                    }
+                }
+                args[p.slots[0]] = mask;
+                return true;
+            }
+            case Kind::Name: {
+                if (tok.text.empty() || tok.text.size() > 63) {
+                    error(line, col, "name must be 1..63 characters");
                     return false;
                 }
+                for (char ch : tok.text) {
+                    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.')) {
+                        error(line, col, "name '" + tok.text + "' may only use letters, digits, '_', '-' and '.'");
+                        return false;
+                    }
+                }
+                text = tok.text;
+                return true;
             }
-            args[p.slots[0]] = mask;
-            return true;
-        }
-        case Kind::Name: {
-            if (tok.text.empty() || tok.text.size() > 63) {
-                error(line, col, "name must be 1..63 characters");
-                return false;
-            }
-            for (char ch : tok.text) {
-                if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.')) {
-                    error(line, col, "name '" + tok.text + "' may only use letters, digits, '_', '-' and '.'");
+            case Kind::Text: {
+                if (!tok.quoted) {
+                    error(line, col, std::string("'") + p.name + "' expects a quoted string");
                     return false;
                 }
+                if (tok.text.size() > QXSC_MAX_TEXT) {
+                    error(line, col, "string longer than 255 bytes");
+                    return false;
+                }
+                text = tok.text;
+                return true;
             }
-            text = tok.text;
-            return true;
-        }
-        case Kind::Text: {
-            if (!tok.quoted) {
-                error(line, col, std::string("'") + p.name + "' expects a quoted string");
-                return false;
-            }
-            if (tok.text.size() > QXSC_MAX_TEXT) {
-                error(line, col, "string longer than 255 bytes");
-                return false;
-            }
-            text = tok.text;
-            return true;
-        }
         }
         (void)cmd;
         return false;
@@ -702,47 +822,50 @@ private:
             return false;
         }
         switch (cmd.op) {
-        case QXSC_OP_PRIMARY: has_primary_ = true; break;
-        case QXSC_OP_IMAGE:
-            if (args[1] == QXSC_IMAGE_TEXT && text.empty()) {
-                error(line, col, "text images need text=\"...\"");
-                return false;
-            }
-            images_.insert(args[0]);
-            break;
-        case QXSC_OP_SURFACE_CREATE:
-            if (live_surfaces_.count(args[0])) {
-                error(line, col, "surface " + std::to_string(args[0]) + " already exists");
-                return false;
-            }
-            live_surfaces_.insert(args[0]);
-            break;
-        case QXSC_OP_SURFACE_DESTROY:
-            if (!live_surfaces_.erase(args[0])) {
-                error(line, col, "surface " + std::to_string(args[0]) + " does not exist here");
-                return false;
-            }
-            break;
-        case QXSC_OP_DESTROY_ALL:
-            live_surfaces_.clear();
-            has_primary_ = false;
-            break;
-        case QXSC_OP_CHECK_PIXEL:
-        case QXSC_OP_CHECK_RECT:
-        case QXSC_OP_CHECK_IMAGE:
-        case QXSC_OP_CHECK_CRC:
-        case QXSC_OP_EXPECT_IRQ:
-        case QXSC_OP_EXPECT_RELEASES:
-        case QXSC_OP_EXPECT_DEVICE:
-        case QXSC_OP_AGENT_EXPECT:
-            if (check_names_.count(text)) {
-                error(line, col, "check name '" + text + "' used twice");
-                return false;
-            }
-            check_names_.insert(text);
-            result_.check_names.push_back(text);
-            break;
-        default: break;
+            case QXSC_OP_PRIMARY:
+                has_primary_ = true;
+                break;
+            case QXSC_OP_IMAGE:
+                if (args[1] == QXSC_IMAGE_TEXT && text.empty()) {
+                    error(line, col, "text images need text=\"...\"");
+                    return false;
+                }
+                images_.insert(args[0]);
+                break;
+            case QXSC_OP_SURFACE_CREATE:
+                if (live_surfaces_.count(args[0])) {
+                    error(line, col, "surface " + std::to_string(args[0]) + " already exists");
+                    return false;
+                }
+                live_surfaces_.insert(args[0]);
+                break;
+            case QXSC_OP_SURFACE_DESTROY:
+                if (!live_surfaces_.erase(args[0])) {
+                    error(line, col, "surface " + std::to_string(args[0]) + " does not exist here");
+                    return false;
+                }
+                break;
+            case QXSC_OP_DESTROY_ALL:
+                live_surfaces_.clear();
+                has_primary_ = false;
+                break;
+            case QXSC_OP_CHECK_PIXEL:
+            case QXSC_OP_CHECK_RECT:
+            case QXSC_OP_CHECK_IMAGE:
+            case QXSC_OP_CHECK_CRC:
+            case QXSC_OP_EXPECT_IRQ:
+            case QXSC_OP_EXPECT_RELEASES:
+            case QXSC_OP_EXPECT_DEVICE:
+            case QXSC_OP_AGENT_EXPECT:
+                if (check_names_.count(text)) {
+                    error(line, col, "check name '" + text + "' used twice");
+                    return false;
+                }
+                check_names_.insert(text);
+                result_.check_names.push_back(text);
+                break;
+            default:
+                break;
         }
         return true;
     }

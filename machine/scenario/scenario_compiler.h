@@ -30,7 +30,7 @@ struct CompileError {
 struct CompileResult {
     std::vector<std::uint8_t> module;  // empty when errors is non-empty
     std::vector<CompileError> errors;
-    std::uint32_t flags = 0;           // QXSC_FLAG_*
+    std::uint32_t flags = 0;  // QXSC_FLAG_*
     std::uint32_t step_count = 0;
     std::vector<std::string> check_names;  // in order of appearance
 

@@ -78,6 +78,7 @@
 #define QXSC_FAULT_MEMSLOT_OUTSIDE_BAR 5
 #define QXSC_FAULT_PRIMARY_BAD_STRIDE 6
 #define QXSC_FAULT_DOUBLE_ASYNC 7
+#define QXSC_FAULT_GUEST_EXCEPTION 8 /* the guest itself executes UD2 (tests its fault handler) */
 
 /* Operation codes and their argument counts. */
 #define QXSC_OPS(X)                 \

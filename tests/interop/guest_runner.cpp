@@ -1,0 +1,199 @@
+#include "tests/interop/guest_runner.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
+
+namespace qxlbox::interop {
+
+namespace {
+
+std::string read_text(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> lines;
+    std::string cur;
+    for (char c : text) {
+        if (c == '\n') {
+            if (!cur.empty() && cur.back() == '\r') cur.pop_back();
+            lines.push_back(cur);
+            cur.clear();
+        } else {
+            cur += c;
+        }
+    }
+    if (!cur.empty()) lines.push_back(cur);
+    return lines;
+}
+
+// A loopback TCP port that was free a moment ago (the kernel picks it).
+int free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return 0;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    int port = 0;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+        port = ntohs(addr.sin_port);
+    ::close(fd);
+    return port;
+}
+
+class TempDir {
+public:
+    TempDir() {
+        std::string templ = (std::filesystem::temp_directory_path() / "qxlbox-interop-XXXXXX").string();
+        if (::mkdtemp(templ.data())) path_ = templ;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+}  // namespace
+
+std::vector<std::string> GuestRun::results() const {
+    std::vector<std::string> out;
+    for (const auto& l : serial)
+        if (l.rfind("RESULT ", 0) == 0) out.push_back(l);
+    return out;
+}
+
+bool GuestRun::done() const {
+    for (const auto& l : serial)
+        if (l == "DONE") return true;
+    return false;
+}
+
+std::vector<std::string> result_differences(const GuestRun& a, const GuestRun& b) {
+    auto comparable = [](const GuestRun& r) {
+        std::vector<std::string> lines;
+        for (const auto& l : r.serial)
+            if (l.rfind("RESULT ", 0) == 0 || l.rfind("CHECKPOINT ", 0) == 0) lines.push_back(l);
+        return lines;
+    };
+    const auto la = comparable(a), lb = comparable(b);
+    std::vector<std::string> diffs;
+    for (std::size_t i = 0; i < std::max(la.size(), lb.size()); i++) {
+        const std::string x = i < la.size() ? la[i] : "(missing)";
+        const std::string y = i < lb.size() ? lb[i] : "(missing)";
+        if (x != y) diffs.push_back("line " + std::to_string(i + 1) + ": " + x + " | " + y);
+    }
+    if (a.done() != b.done())
+        diffs.push_back(std::string("DONE: ") + (a.done() ? "yes" : "no") + " | " + (b.done() ? "yes" : "no"));
+    return diffs;
+}
+
+GuestRun run_on_qemu(const std::vector<std::uint8_t>& module, const RunOptions& options) {
+    GuestRun run;
+    TempDir dir;
+    if (dir.path().empty()) {
+        run.diagnostics = "cannot create a temporary directory";
+        return run;
+    }
+    const auto module_path = dir.path() / "scenario.bin";
+    const auto serial_path = dir.path() / "serial.txt";
+    const auto stderr_path = dir.path() / "stderr.txt";
+    {
+        std::ofstream out(module_path, std::ios::binary);
+        out.write(reinterpret_cast<const char*>(module.data()), static_cast<std::streamsize>(module.size()));
+        if (!out) {
+            run.diagnostics = "cannot write the module";
+            return run;
+        }
+    }
+    std::vector<std::string> args = {"qemu-system-i386",
+                                     "-kernel",
+                                     options.guest_elf,
+                                     "-initrd",
+                                     module_path.string(),
+                                     "-vga",
+                                     "qxl",
+                                     "-display",
+                                     "none",
+                                     "-serial",
+                                     "file:" + serial_path.string(),
+                                     "-device",
+                                     "isa-debug-exit,iobase=0xf4,iosize=4",
+                                     "-no-reboot",
+                                     "-m",
+                                     "128",
+                                     "-monitor",
+                                     "none",
+                                     "-net",
+                                     "none"};
+    if (options.with_spice) {
+        const int port = free_port();
+        args.insert(args.end(), {"-spice", "port=" + std::to_string(port) + ",addr=127.0.0.1,disable-ticketing=on"});
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid = 0;
+    const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+        run.diagnostics = "cannot start qemu-system-i386";
+        return run;
+    }
+    run.started = true;
+    const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+    int status = 0;
+    for (;;) {
+        const pid_t w = ::waitpid(pid, &status, WNOHANG);
+        if (w == pid) break;
+        if (w < 0) {
+            run.diagnostics = "waitpid failed";
+            return run;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            run.timed_out = true;
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!run.timed_out && WIFEXITED(status)) run.exit_status = WEXITSTATUS(status);
+    if (!run.timed_out && WIFSIGNALED(status)) run.exit_status = 128 + WTERMSIG(status);
+    run.serial = split_lines(read_text(serial_path));
+    run.diagnostics += read_text(stderr_path);
+    return run;
+}
+
+}  // namespace qxlbox::interop

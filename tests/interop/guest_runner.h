@@ -1,0 +1,39 @@
+// Runs the reference guest (roms/qxlbox-guest.elf) with a compiled scenario module and
+// returns what it printed. run_on_qemu() boots QEMU's own QXL device and libspice-server;
+// the qxlbox side will be a second function with the same signature (run_on_qxlbox), so an
+// interop test can compare the two GuestRun results line by line.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qxlbox::interop {
+
+struct GuestRun {
+    bool started = false;             // the emulator process could be launched
+    bool timed_out = false;           // killed at the deadline
+    int exit_status = -1;             // emulator exit status (isa-debug-exit: (code << 1) | 1)
+    std::vector<std::string> serial;  // COM1 output, one entry per line
+    std::string diagnostics;          // emulator stderr, or why it could not run
+
+    // The `RESULT name=...` lines, in order.
+    std::vector<std::string> results() const;
+    bool done() const;  // a line reading exactly "DONE" was printed
+};
+
+struct RunOptions {
+    std::string guest_elf;
+    std::chrono::milliseconds timeout{20000};
+    bool with_spice = false;  // also start a SPICE server on a free loopback port
+};
+
+GuestRun run_on_qemu(const std::vector<std::uint8_t>& module, const RunOptions& options);
+
+// Line-by-line differences between the RESULT and CHECKPOINT lines of two runs (the part of
+// the serial output that must be identical on qxlbox and QEMU), plus a DONE mismatch; empty
+// when they agree. Each entry reads "line N: <a> | <b>".
+std::vector<std::string> result_differences(const GuestRun& a, const GuestRun& b);
+
+}  // namespace qxlbox::interop

@@ -1,0 +1,258 @@
+// The scenario library on QEMU's QXL device: every scenario that needs no qxlbox-only device
+// must print only OK results and DONE, and exit through isa-debug-exit with code 0. The
+// guest's own input checks (module validation) and failure reporting are tested here too,
+// because they only run inside the guest.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "machine/scenario/scenario_compiler.h"
+#include "machine/scenario/scenario_format.h"
+#include "tests/interop/guest_runner.h"
+
+namespace qxlbox::interop {
+namespace {
+
+constexpr int kQemuExitPass = (0 << 1) | 1;
+constexpr int kQemuExitCheckFailed = (1 << 1) | 1;
+constexpr int kQemuExitBadModule = (2 << 1) | 1;
+
+RunOptions qemu_options() {
+    RunOptions o;
+    o.guest_elf = QXLBOX_GUEST_ELF;
+    o.timeout = std::chrono::milliseconds(20000);
+    return o;
+}
+
+std::string describe(const GuestRun& run) {
+    std::string s = "exit=" + std::to_string(run.exit_status) + (run.timed_out ? " (timed out)" : "") + "\nserial:\n";
+    for (const auto& l : run.serial) s += "  " + l + "\n";
+    if (!run.diagnostics.empty()) s += "qemu stderr:\n" + run.diagnostics;
+    return s;
+}
+
+std::vector<std::uint8_t> compile_or_fail(std::string_view source) {
+    auto r = scenario::compile(source, "inline.scn");
+    EXPECT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].to_string());
+    return r.module;
+}
+
+struct LibraryScenario {
+    std::string name;
+    std::uint32_t flags = 0;
+};
+
+std::vector<LibraryScenario> library() {
+    std::vector<LibraryScenario> out;
+    for (const auto& entry : std::filesystem::directory_iterator(QXLBOX_SCENARIO_DIR)) {
+        if (!entry.is_directory()) continue;
+        const auto name = entry.path().filename().string();
+        const auto path = entry.path() / (name + ".scn");
+        if (!std::filesystem::exists(path)) continue;
+        auto r = scenario::compile_file(path.string());
+        out.push_back({name, r.ok() ? r.flags : 0});
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    return out;
+}
+
+std::vector<std::string> qemu_capable() {
+    std::vector<std::string> names;
+    for (const auto& s : library())
+        if (!(s.flags & (QXSC_FLAG_NEEDS_VDIPORT | QXSC_FLAG_QXLBOX_ONLY))) names.push_back(s.name);
+    return names;
+}
+
+class QemuScenario : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(QemuScenario, EveryCheckPassesAndTheGuestReachesDone) {
+    const auto& name = GetParam();
+    auto compiled = scenario::compile_file(std::string(QXLBOX_SCENARIO_DIR) + "/" + name + "/" + name + ".scn");
+    ASSERT_TRUE(compiled.ok()) << compiled.errors[0].to_string();
+    const auto start = std::chrono::steady_clock::now();
+    const auto run = run_on_qemu(compiled.module, qemu_options());
+    const auto elapsed_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_TRUE(run.started) << run.diagnostics;
+    EXPECT_FALSE(run.timed_out) << describe(run);
+    EXPECT_TRUE(run.done()) << describe(run);
+    EXPECT_EQ(run.exit_status, kQemuExitPass) << describe(run);
+    // One RESULT line per compiled check, in order, all OK.
+    const auto results = run.results();
+    ASSERT_EQ(results.size(), compiled.check_names.size()) << describe(run);
+    for (std::size_t i = 0; i < results.size(); i++) {
+        const std::string prefix = "RESULT " + compiled.check_names[i] + "=OK";
+        EXPECT_EQ(results[i].rfind(prefix, 0), 0u) << results[i];
+    }
+    RecordProperty("qemu_ms", static_cast<int>(elapsed_ms));
+}
+
+INSTANTIATE_TEST_SUITE_P(Library, QemuScenario, ::testing::ValuesIn(qemu_capable()),
+                         [](const auto& test_info) { return test_info.param; });
+
+TEST(InteropLibrary, OnlyDeclaredScenariosAreLeftToQxlbox) {
+    // A scenario leaves the QEMU comparison only through an explicit `requires` line; this
+    // list makes each such exclusion visible in review.
+    std::set<std::string> excluded;
+    for (const auto& s : library())
+        if (s.flags & (QXSC_FLAG_NEEDS_VDIPORT | QXSC_FLAG_QXLBOX_ONLY)) excluded.insert(s.name);
+    EXPECT_EQ(excluded, (std::set<std::string>{"agent_clipboard", "agent_vdiport", "rop3"}));
+    EXPECT_GE(qemu_capable().size(), 12u);
+}
+
+TEST(InteropGuest, WrongPixelIsReportedAsFailAndExitsWithCodeOne) {
+    const auto module = compile_or_fail(
+        "primary 64 64\nfill 0,0,64,64 color=#00ff00\nupdate 0,0,64,64\n"
+        "check_pixel right 1,1 color=#00ff00\ncheck_pixel wrong 2,2 color=#ff0000\n");
+    const auto run = run_on_qemu(module, qemu_options());
+    ASSERT_TRUE(run.started) << run.diagnostics;
+    EXPECT_EQ(run.exit_status, kQemuExitCheckFailed) << describe(run);
+    ASSERT_EQ(run.results().size(), 2u) << describe(run);
+    EXPECT_EQ(run.results()[0], "RESULT right=OK");
+    EXPECT_EQ(run.results()[1], "RESULT wrong=FAIL at (2,2) got 0x00ff00 want 0xff0000");
+    EXPECT_TRUE(run.done());
+}
+
+TEST(InteropGuest, RunsWithASpiceServerListening) {
+    auto compiled = scenario::compile_file(std::string(QXLBOX_SCENARIO_DIR) + "/fill_basic/fill_basic.scn");
+    ASSERT_TRUE(compiled.ok());
+    auto options = qemu_options();
+    options.with_spice = true;
+    const auto run = run_on_qemu(compiled.module, options);
+    ASSERT_TRUE(run.started) << run.diagnostics;
+    EXPECT_EQ(run.exit_status, kQemuExitPass) << describe(run);
+    EXPECT_EQ(run.results().size(), compiled.check_names.size()) << describe(run);
+}
+
+TEST(InteropGuest, SmallPoolIsReclaimedThroughNotifyOom) {
+    // With a 64 KiB pool the fifth 16 KiB copy cannot be allocated until the device returns
+    // earlier commands; releases are batched by 32, so the driver must ask with NOTIFY_OOM.
+    auto compiled = scenario::compile_file(std::string(QXLBOX_SCENARIO_DIR) + "/release_pressure/release_pressure.scn");
+    ASSERT_TRUE(compiled.ok());
+    const auto run = run_on_qemu(compiled.module, qemu_options());
+    ASSERT_TRUE(run.started) << run.diagnostics;
+    EXPECT_EQ(run.exit_status, kQemuExitPass) << describe(run);
+    const auto stats = std::find_if(run.serial.begin(), run.serial.end(),
+                                    [](const std::string& l) { return l.rfind("STATS ", 0) == 0; });
+    ASSERT_NE(stats, run.serial.end()) << describe(run);
+    EXPECT_EQ(stats->find("oom_notifies=0 "), std::string::npos) << *stats;
+    EXPECT_NE(stats->find("async_timeouts=0"), std::string::npos) << *stats;
+}
+
+TEST(InteropGuest, CpuExceptionIsReportedAndExitsWithCodeThree) {
+    const auto module = compile_or_fail("primary 64 64\nfault guest_exception\ncheckpoint never\n");
+    const auto run = run_on_qemu(module, qemu_options());
+    ASSERT_TRUE(run.started) << run.diagnostics;
+    EXPECT_EQ(run.exit_status, (3 << 1) | 1) << describe(run);
+    const auto fault = std::find_if(run.serial.begin(), run.serial.end(), [](const std::string& l) {
+        return l.rfind("FAULT vector=6 (#UD invalid opcode)", 0) == 0;
+    });
+    EXPECT_NE(fault, run.serial.end()) << describe(run);
+    EXPECT_FALSE(run.done());
+}
+
+TEST(InteropGuest, VdiportScenarioFailsCleanlyWithoutTheDevice) {
+    const auto module = compile_or_fail("primary 64 64\nagent_connect\nagent_expect msgs messages 1\n");
+    const auto run = run_on_qemu(module, qemu_options());
+    ASSERT_TRUE(run.started) << run.diagnostics;
+    EXPECT_EQ(run.exit_status, kQemuExitCheckFailed) << describe(run);
+    ASSERT_EQ(run.results().size(), 2u) << describe(run);
+    EXPECT_EQ(run.results()[0].rfind("RESULT step2=FAIL", 0), 0u);
+    EXPECT_EQ(run.results()[1], "RESULT msgs=FAIL no vdiport device");
+}
+
+TEST(InteropCompare, IdenticalResultsHaveNoDifferences) {
+    GuestRun a, b;
+    a.serial = {"qxl: one machine", "RESULT x=OK", "CHECKPOINT c", "RESULT y=OK crc=0x1", "DONE"};
+    b.serial = {"qxl: other machine", "RESULT x=OK", "CHECKPOINT c", "RESULT y=OK crc=0x1", "DONE"};
+    EXPECT_TRUE(result_differences(a, b).empty());
+}
+
+TEST(InteropCompare, ReportsChangedMissingResultsAndDone) {
+    GuestRun a, b;
+    a.serial = {"RESULT x=OK", "RESULT y=OK crc=0x1", "DONE"};
+    b.serial = {"RESULT x=OK", "RESULT y=OK crc=0x2"};
+    EXPECT_EQ(result_differences(a, b),
+              (std::vector<std::string>{"line 2: RESULT y=OK crc=0x1 | RESULT y=OK crc=0x2", "DONE: yes | no"}));
+    b.serial = {"RESULT x=OK"};
+    EXPECT_EQ(result_differences(a, b)[0], "line 2: RESULT y=OK crc=0x1 | (missing)");
+}
+
+TEST(InteropCompare, TwoQemuRunsOfTheSameScenarioAgree) {
+    // The reference must be reproducible for the comparison with qxlbox to mean anything.
+    auto compiled = scenario::compile_file(std::string(QXLBOX_SCENARIO_DIR) + "/blend_alpha/blend_alpha.scn");
+    ASSERT_TRUE(compiled.ok());
+    const auto first = run_on_qemu(compiled.module, qemu_options());
+    const auto second = run_on_qemu(compiled.module, qemu_options());
+    ASSERT_TRUE(first.done()) << describe(first);
+    const auto diffs = result_differences(first, second);
+    EXPECT_TRUE(diffs.empty()) << diffs[0];
+}
+
+// Module corruptions the guest must reject before running anything.
+struct Corruption {
+    const char* name;
+    void (*apply)(std::vector<std::uint8_t>&);
+    const char* reason;
+};
+
+void set32(std::vector<std::uint8_t>& m, std::size_t off, std::uint32_t v) {
+    for (int i = 0; i < 4; i++) m[off + i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+void refresh_crc(std::vector<std::uint8_t>& m) {
+    set32(m, 20, scenario::crc32(m.data() + QXSC_HEADER_SIZE, m.size() - QXSC_HEADER_SIZE));
+}
+
+class GuestRejectsModule : public ::testing::TestWithParam<Corruption> {};
+
+TEST_P(GuestRejectsModule, BeforeTouchingTheDevice) {
+    auto module = compile_or_fail("primary 64 64\nfill 0,0,8,8 color=#ffffff\n");
+    GetParam().apply(module);
+    const auto run = run_on_qemu(module, qemu_options());
+    ASSERT_TRUE(run.started) << run.diagnostics;
+    EXPECT_EQ(run.exit_status, kQemuExitBadModule) << describe(run);
+    const std::string want = std::string("ERROR scenario module rejected: ") + GetParam().reason;
+    EXPECT_NE(std::find(run.serial.begin(), run.serial.end(), want), run.serial.end()) << describe(run);
+    EXPECT_TRUE(run.results().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Module, GuestRejectsModule,
+    ::testing::Values(Corruption{"BadMagic", [](auto& m) { m[0] ^= 0xFF; }, "bad magic"},
+                      Corruption{"NewerVersion", [](auto& m) { m[4] = 9; }, "unsupported version"},
+                      Corruption{"FlippedBodyByte", [](auto& m) { m.back() ^= 0x01; }, "body checksum mismatch"},
+                      Corruption{"TotalSizeBeyondModule",
+                                 [](auto& m) { set32(m, 8, static_cast<std::uint32_t>(m.size() + 64)); },
+                                 "bad header or total size"},
+                      Corruption{"WrongArgumentCount",
+                                 [](auto& m) {
+                                     m[QXSC_HEADER_SIZE + 2] = 3;
+                                     refresh_crc(m);
+                                 },
+                                 "unknown op or wrong argc"},
+                      Corruption{"UnknownOp",
+                                 [](auto& m) {
+                                     m[QXSC_HEADER_SIZE] = 0xEE;
+                                     refresh_crc(m);
+                                 },
+                                 "unknown op or wrong argc"},
+                      Corruption{"StepCountTooHigh",
+                                 [](auto& m) {
+                                     set32(m, 12, 3);
+                                     refresh_crc(m);
+                                 },
+                                 "step header past the end"},
+                      Corruption{"TrailingBytes",
+                                 [](auto& m) {
+                                     m.insert(m.end(), {0, 0, 0, 0});
+                                     set32(m, 8, static_cast<std::uint32_t>(m.size()));
+                                     refresh_crc(m);
+                                 },
+                                 "trailing bytes after the last step"}),
+    [](const auto& test_info) { return std::string(test_info.param.name); });
+
+}  // namespace
+}  // namespace qxlbox::interop
