@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -242,6 +243,16 @@ Result<Bytes> encrypt_ticket(ByteView public_der, std::string_view password) {
     out.resize(out_len);
     if (out.size() != kEncryptedTicketBytes) return make_error(ErrorCode::Crypto, "server key is not RSA-1024");
     return out;
+}
+
+std::uint32_t random_connection_id() {
+    std::uint32_t id = 0;
+    while (id == 0) {
+        unsigned char b[4] = {};
+        if (RAND_bytes(b, sizeof b) != 1) return 1;  // no entropy source: any non-zero id links
+        id = load_le<std::uint32_t>(b);
+    }
+    return id;
 }
 
 // ------------------------------------------------------------------ server state machine

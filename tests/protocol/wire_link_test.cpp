@@ -266,8 +266,7 @@ TEST(WireLinkServer, RejectsCapsBeyondDeclaredSize) {
 TEST(WireLinkServer, WaitsForTruncatedLinkWithoutReplying) {
     LinkServer server(server_config(false, ""));
     auto bytes = link_mess_bytes(1, 0, 18, 22, 1);
-    bytes.resize(bytes.size() - 3);
-    server.feed(bytes);
+    server.feed(ByteView(bytes.data(), bytes.size() - 3));
     EXPECT_EQ(server.state(), LinkServer::State::ReadingMess);
     EXPECT_TRUE(server.take_output().empty());
 }
