@@ -1,14 +1,13 @@
 // Marshalling of display and cursor channel messages (spice-protocol.md §5 and §6).
 //
-// Theory of operation: each owned proto:: draw command becomes exactly one SPICE message:
-// DisplayBase (surface, box, clip) followed by the operation's fixed fields. Pointer fields
-// are body offsets; their targets (images, paths, strings, palettes) are appended after the
-// fixed part in pointer order, as spice-server does. Images are written by write_image(),
-// which picks the encoding per image (LZ_RGB when the bitmap is 24/32-bit, big enough and the
-// LZ stream is smaller; BITMAP otherwise), passes SURFACE references and guest-compressed
-// payloads through, and consults the client's pixmap cache (FROM_CACHE on a hit, CACHE_ME on
-// a successful insert, evictions collected for an INVAL_LIST). Commands the wire cannot
-// carry (an image without content) yield an error value.
+// Theory of operation: each owned proto:: draw command becomes exactly one SPICE message,
+// written by protocol/wire (the one definition server and client share). What the server
+// adds is the choice for each image the command carries: FROM_CACHE when the client's pixmap
+// cache holds it, LZ_RGB when the bitmap is 24/32-bit, at least kLzMinPixels and the LZ
+// stream is smaller, BITMAP otherwise; SURFACE references and device-compressed payloads
+// pass through. Cacheable images get CACHE_ME when they fit the client's cache; the ids
+// evicted to make room are collected for an INVAL_LIST that must precede the message.
+// Commands the wire cannot carry (an image without content) yield an error value.
 #pragma once
 
 #include <cstdint>

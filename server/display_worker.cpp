@@ -14,8 +14,10 @@ namespace cm = spice::cursor_msg;
 
 class RenderResolver final : public proto::SurfaceResolver {
 public:
-    RenderResolver(SpiceServer::Impl& impl, int depth) : impl_(impl), depth_(depth) {}
+    RenderResolver(SpiceServer::Impl& impl, int depth, std::uint32_t target_id, proto::Surface* target)
+        : impl_(impl), depth_(depth), target_id_(target_id), target_(target) {}
     proto::Surface* find_surface(std::uint32_t surface_id) override {
+        if (surface_id == target_id_) return target_;  // reads of itself see its state so far
         auto it = cache_.find(surface_id);
         if (it != cache_.end()) return it->second.get();
         // Another surface's current content, drawn but not consumed: the source as the
@@ -29,6 +31,8 @@ public:
 private:
     SpiceServer::Impl& impl_;
     int depth_;
+    std::uint32_t target_id_;
+    proto::Surface* target_;
     std::map<std::uint32_t, std::unique_ptr<proto::Surface>> cache_;
 };
 
@@ -237,7 +241,7 @@ std::unique_ptr<proto::Surface> SpiceServer::Impl::worker_render(std::uint32_t s
         }
     }
     auto& list = ws.tree.pending(surface_id);
-    RenderResolver resolver(*this, depth);
+    RenderResolver resolver(*this, depth, surface_id, surface.get());
     proto::Rect box;
     for (const auto& d : list) {
         auto r = proto::draw(*surface, d->cmd, &resolver);

@@ -564,17 +564,19 @@ void Reds::main_message(Conn& c, std::uint16_t type, ByteReader& r) {
                 drop(c, "agent data chunk of " + std::to_string(bytes.size()) + " bytes", true);
                 return;
             }
-            if (auto* port = impl_.agent_port.load(); port && !port->to_agent(bytes)) {
-                impl_.log("reds: agent port full; client agent data dropped");
-            }
-            // The token comes back whether or not a guest agent took the data, so a client
-            // never stalls on an absent agent.
-            if (++c.agent_consumed >= spice::kAgentTokensToSend) {
+            std::lock_guard lock(impl_.agent_m);
+            if (!impl_.agent_attached) {
+                impl_.log("reds: client agent data without a guest agent dropped");
+            } else {
                 ByteWriter w;
-                w.u32(c.agent_consumed);
-                c.agent_consumed = 0;
-                send_msg(c, spice::main_msg::kAgentToken, w.data());
+                w.u32(proto::VDP_CLIENT_PORT);
+                w.u32(static_cast<std::uint32_t>(bytes.size()));
+                w.bytes(bytes);
+                auto& out = impl_.agent_to_guest;
+                out.insert(out.end(), w.data().begin(), w.data().end());
+                impl_.agent_flush_to_guest_locked();
             }
+            ++c.agent_consumed;  // the token goes back once the device has taken the data
             break;
         }
         case mc::kMigrateConnected:
@@ -822,10 +824,13 @@ void Reds::pump_channel_out(Conn& c, ChannelOut& out) {
 }
 
 void Reds::pump_agent(Conn& c) {
-    bool changed = false, attached = false;
+    bool changed = false, attached = false, guest_drained = false;
+    proto::AgentPort* read_ready = nullptr;
     std::vector<std::vector<std::uint8_t>> chunks;
     {
         std::lock_guard lock(impl_.agent_m);
+        impl_.agent_flush_to_guest_locked();
+        guest_drained = impl_.agent_to_guest.empty();
         changed = impl_.agent_state_changed;
         impl_.agent_state_changed = false;
         attached = impl_.agent_attached;
@@ -835,6 +840,19 @@ void Reds::pump_agent(Conn& c) {
             impl_.agent_to_client.pop_front();
             --c.client_tokens;
         }
+        if (impl_.agent_read_blocked && impl_.agent_to_client_bytes < SpiceServer::Impl::kAgentBacklogBytes / 2) {
+            impl_.agent_read_blocked = false;
+            read_ready = impl_.agent_port;
+        }
+    }
+    if (read_ready) read_ready->read_ready();
+    // Client tokens come back in bunches once the device has taken their data, so a client
+    // can never have more than its window of agent data waiting here.
+    if (guest_drained && c.agent_consumed >= spice::kAgentTokensToSend) {
+        ByteWriter w;
+        w.u32(c.agent_consumed);
+        c.agent_consumed = 0;
+        send_msg(c, spice::main_msg::kAgentToken, w.data());
     }
     if (changed) {
         if (attached) {

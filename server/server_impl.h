@@ -114,12 +114,22 @@ struct SpiceServer::Impl {
     ServerStats stats;
 
     std::atomic<InputSink*> input_sink{nullptr};
-    std::atomic<AgentPort*> agent_port{nullptr};
+    // Agent char device; everything under agent_m.
     std::mutex agent_m;
+    proto::AgentPort* agent_port = nullptr;
     bool agent_attached = false;
     bool agent_state_changed = false;
-    std::deque<std::vector<std::uint8_t>> agent_to_client;  // chunks of <= 2048 bytes
+    std::deque<std::vector<std::uint8_t>> agent_to_client;  // AGENT_DATA bodies, <= 2048 bytes
     std::size_t agent_to_client_bytes = 0;
+    bool agent_read_blocked = false;             // we took less than offered; owe read_ready()
+    std::vector<std::uint8_t> agent_chunk_header;  // partial VDIChunkHeader from the guest
+    std::uint32_t agent_chunk_port = 0;
+    std::uint32_t agent_chunk_left = 0;
+    std::vector<std::uint8_t> agent_to_guest;    // client data as chunks, not yet taken
+    static constexpr std::size_t kAgentBacklogBytes = 256 * 1024;
+
+    // Writes what the device will take of agent_to_guest (agent_m held).
+    void agent_flush_to_guest_locked();
 
     WorkerState ws;
 

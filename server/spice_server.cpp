@@ -99,38 +99,84 @@ ServerStats SpiceServer::stats() const {
 }
 
 void SpiceServer::set_input_sink(InputSink* sink) { impl_->input_sink.store(sink); }
-void SpiceServer::set_agent_port(AgentPort* port) { impl_->agent_port.store(port); }
-
-void SpiceServer::agent_connected(bool connected) {
+void SpiceServer::agent_connected(proto::AgentPort& port) {
     {
         std::lock_guard lock(impl_->agent_m);
-        if (impl_->agent_attached == connected) return;
-        impl_->agent_attached = connected;
+        impl_->agent_port = &port;
+        impl_->agent_attached = true;
         impl_->agent_state_changed = true;
-        if (!connected) {
-            impl_->agent_to_client.clear();
-            impl_->agent_to_client_bytes = 0;
-        }
+        impl_->agent_chunk_header.clear();
+        impl_->agent_chunk_left = 0;
+        impl_->agent_to_guest.clear();
     }
     impl_->wake_io();
 }
 
-void SpiceServer::agent_to_client(std::span<const std::uint8_t> bytes) {
-    constexpr std::size_t kMaxBacklogBytes = 1u << 20;
+void SpiceServer::agent_disconnected() {
     {
         std::lock_guard lock(impl_->agent_m);
-        if (impl_->agent_to_client_bytes + bytes.size() > kMaxBacklogBytes) {
-            impl_->log("agent: client does not take agent data; " + std::to_string(bytes.size()) + " bytes dropped");
-            return;
-        }
-        for (std::size_t off = 0; off < bytes.size(); off += spice::kAgentMaxDataSize) {
-            std::size_t n = std::min<std::size_t>(spice::kAgentMaxDataSize, bytes.size() - off);
-            impl_->agent_to_client.emplace_back(bytes.begin() + static_cast<std::ptrdiff_t>(off),
-                                                bytes.begin() + static_cast<std::ptrdiff_t>(off + n));
-            impl_->agent_to_client_bytes += n;
+        impl_->agent_port = nullptr;
+        impl_->agent_attached = false;
+        impl_->agent_state_changed = true;
+        impl_->agent_to_client.clear();
+        impl_->agent_to_client_bytes = 0;
+        impl_->agent_read_blocked = false;
+        impl_->agent_to_guest.clear();
+    }
+    impl_->wake_io();
+}
+
+std::size_t SpiceServer::agent_data(const std::uint8_t* data, std::size_t size) {
+    std::size_t taken = 0;
+    {
+        std::lock_guard lock(impl_->agent_m);
+        auto& im = *impl_;
+        std::size_t room =
+            im.agent_to_client_bytes < Impl::kAgentBacklogBytes ? Impl::kAgentBacklogBytes - im.agent_to_client_bytes : 0;
+        std::size_t n = std::min(size, room);
+        if (n < size) im.agent_read_blocked = true;
+        // The device has validated the chunk stream; here it is only split back into chunks.
+        while (taken < n) {
+            if (im.agent_chunk_left == 0) {
+                while (taken < n && im.agent_chunk_header.size() < proto::kVdiChunkHeaderBytes)
+                    im.agent_chunk_header.push_back(data[taken++]);
+                if (im.agent_chunk_header.size() < proto::kVdiChunkHeaderBytes) break;
+                const auto& h = im.agent_chunk_header;
+                im.agent_chunk_port = h[0] | (std::uint32_t{h[1]} << 8) | (std::uint32_t{h[2]} << 16) |
+                                      (std::uint32_t{h[3]} << 24);
+                im.agent_chunk_left = h[4] | (std::uint32_t{h[5]} << 8) | (std::uint32_t{h[6]} << 16) |
+                                      (std::uint32_t{h[7]} << 24);
+                im.agent_chunk_header.clear();
+                if (im.agent_chunk_port == proto::VDP_CLIENT_PORT) im.agent_to_client.emplace_back();
+                continue;
+            }
+            std::size_t part = std::min<std::size_t>(im.agent_chunk_left, n - taken);
+            if (im.agent_chunk_port == proto::VDP_CLIENT_PORT) {
+                for (std::size_t i = 0; i < part; ++i) {
+                    if (im.agent_to_client.back().size() >= proto::VD_AGENT_MAX_DATA_SIZE)
+                        im.agent_to_client.emplace_back();
+                    im.agent_to_client.back().push_back(data[taken + i]);
+                }
+                im.agent_to_client_bytes += part;
+            } else {
+                im.log("agent: " + std::to_string(part) + " bytes for port " + std::to_string(im.agent_chunk_port) +
+                       " skipped (server-port messages are not handled)");
+            }
+            taken += part;
+            im.agent_chunk_left -= static_cast<std::uint32_t>(part);
         }
     }
     impl_->wake_io();
+    return taken;
+}
+
+void SpiceServer::agent_writable() { impl_->wake_io(); }
+
+void SpiceServer::Impl::agent_flush_to_guest_locked() {
+    if (!agent_port || agent_to_guest.empty()) return;
+    std::size_t n = agent_port->write(agent_to_guest.data(), agent_to_guest.size());
+    n = std::min(n, agent_to_guest.size());
+    agent_to_guest.erase(agent_to_guest.begin(), agent_to_guest.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
 void SpiceServer::attach(proto::DisplayDevice& device, const proto::DeviceInfo& info) {

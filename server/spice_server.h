@@ -16,7 +16,11 @@
 // - Hostile peers: every link field, message size and message type is checked; a violation
 //   closes that connection with a log line and the server carries on. A peer that stops
 //   reading is dropped once its output makes no progress for `stall_timeout`.
-// Not modelled: TLS, SASL, migration, video streams, audio channels, GLZ/QUIC encoding.
+// - Agent: the VDIPort device is the AgentPort; both directions are flow controlled (a
+//   bounded backlog each way, tokens towards the client, read_ready/agent_writable towards
+//   the device), so neither side can make the other grow without bound.
+// Not modelled: TLS, SASL, migration, video streams, audio channels, GLZ/QUIC encoding,
+// server-port agent messages (they are logged and skipped).
 #pragma once
 
 #include <array>
@@ -30,7 +34,7 @@
 #include <vector>
 
 #include "protocol/display_interface.h"
-#include "server/agent_port.h"
+#include "protocol/agent_interface.h"
 #include "server/input_sink.h"
 
 namespace qxlbox::server {
@@ -72,7 +76,7 @@ struct ServerStats {
     std::uint64_t marks_sent = 0;
 };
 
-class SpiceServer final : public proto::DisplayConsumer {
+class SpiceServer final : public proto::DisplayConsumer, public proto::AgentPeer {
 public:
     // Binds, generates the ticket key and starts both threads. nullptr + `error` on failure.
     static std::unique_ptr<SpiceServer> start(ServerConfig config, std::string* error);
@@ -83,10 +87,6 @@ public:
     std::uint16_t port() const;
     ServerStats stats() const;
     void set_input_sink(InputSink* sink);
-    void set_agent_port(AgentPort* port);
-    // Guest agent presence and guest-to-client agent bytes (from the VDIPort device).
-    void agent_connected(bool connected);
-    void agent_to_client(std::span<const std::uint8_t> bytes);
     // Stops both threads, closes every socket and releases every command. Idempotent.
     void stop();
 
@@ -100,6 +100,13 @@ public:
     void reset() override;
     void oom() override;
     void monitors_config(const proto::MonitorsConfig& config) override;
+
+    // proto::AgentPeer (emulation thread): the agent char device. Guest chunks for the client
+    // port become AGENT_DATA messages; client AGENT_DATA goes back as client-port chunks.
+    void agent_connected(proto::AgentPort& port) override;
+    void agent_disconnected() override;
+    std::size_t agent_data(const std::uint8_t* data, std::size_t size) override;
+    void agent_writable() override;
 
     struct Impl;
 

@@ -1,6 +1,7 @@
 // Protocol behaviour of a whole session, seen by a raw client over a real socket.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
 #include <thread>
 
@@ -20,6 +21,32 @@ std::vector<std::uint32_t> caps(std::initializer_list<unsigned> bits) {
     std::vector<std::uint32_t> w;
     for (auto b : bits) set_cap(w, b);
     return w;
+}
+
+// A device end of the agent pipe that takes at most `room` bytes per write.
+class RecordingAgent final : public proto::AgentPort {
+public:
+    std::size_t write(const std::uint8_t* data, std::size_t size) override {
+        std::lock_guard lock(m);
+        std::size_t n = std::min(size, room);
+        got.insert(got.end(), data, data + n);
+        room -= n;
+        return n;
+    }
+    void read_ready() override { ++ready_calls; }
+    bool guest_connected() const override { return true; }
+    std::mutex m;
+    std::vector<std::uint8_t> got;
+    std::size_t room = 1 << 20;
+    std::atomic<int> ready_calls{0};
+};
+
+std::vector<std::uint8_t> client_chunk(const std::vector<std::uint8_t>& payload) {
+    ByteWriter w;
+    w.u32(proto::VDP_CLIENT_PORT);
+    w.u32(static_cast<std::uint32_t>(payload.size()));
+    w.bytes(payload);
+    return w.take();
 }
 
 TEST(MainChannel, InitCarriesSessionMouseModesTokensAndRamHint) {
@@ -63,6 +90,7 @@ TEST(MainChannel, AttachChannelsListsDisplayCursorInputs) {
 }
 
 TEST(MainChannel, PingIsAnsweredAndClientModeNeedsAnAgent) {
+    RecordingAgent agent;
     auto s = test::start_server();
     ASSERT_TRUE(s.server);
     RawClient main;
@@ -79,7 +107,7 @@ TEST(MainChannel, PingIsAnsweredAndClientModeNeedsAnAgent) {
     EXPECT_EQ(mode->body, (std::vector<std::uint8_t>{1, 0, 1, 0}));  // server mode only, still server
     for (int i = 0; i < 100 && s.server->stats().pongs == 0; ++i) std::this_thread::sleep_for(10ms);
     EXPECT_EQ(s.server->stats().pongs, 1u);
-    s.server->agent_connected(true);
+    s.server->agent_connected(agent);
     auto connected = main.wait_msg(spice::main_msg::kAgentConnected, 5s);
     ASSERT_TRUE(connected);
     ByteWriter w2;
@@ -94,38 +122,54 @@ TEST(MainChannel, PingIsAnsweredAndClientModeNeedsAnAgent) {
     EXPECT_EQ(mode2->body, (std::vector<std::uint8_t>{3, 0, 2, 0}));
 }
 
-class RecordingAgent final : public AgentPort {
-public:
-    bool to_agent(std::span<const std::uint8_t> bytes) override {
-        std::lock_guard lock(m);
-        got.insert(got.end(), bytes.begin(), bytes.end());
-        ++chunks;
-        return true;
-    }
-    std::mutex m;
-    std::vector<std::uint8_t> got;
-    int chunks = 0;
-};
-
-TEST(MainChannel, AgentDataFlowsBothWaysWithTokens) {
+TEST(MainChannel, ClientAgentDataReachesTheDeviceAsChunksAndTokensReturn) {
+    RecordingAgent agent;
     auto s = test::start_server();
     ASSERT_TRUE(s.server);
-    RecordingAgent agent;
-    s.server->set_agent_port(&agent);
-    s.server->agent_connected(true);
+    s.server->agent_connected(agent);
     RawClient main;
     ASSERT_NE(test::open_session(main, s.server->port()), 0u);
     for (int i = 0; i < 5; ++i) ASSERT_TRUE(main.send_msg(spice::main_msgc::kAgentData, {1, 2, 3}));
     auto token = main.wait_msg(spice::main_msg::kAgentToken, 5s);
     ASSERT_TRUE(token);
     EXPECT_EQ(token->body, (std::vector<std::uint8_t>{5, 0, 0, 0}));
+    std::lock_guard lock(agent.m);
+    ASSERT_EQ(agent.got.size(), 5u * (8 + 3));
+    EXPECT_EQ(std::vector<std::uint8_t>(agent.got.begin(), agent.got.begin() + 11), client_chunk({1, 2, 3}));
+}
+
+TEST(MainChannel, TokensAreHeldWhileTheDeviceCannotTakeAgentData) {
+    RecordingAgent agent;
+    auto s = test::start_server();
+    ASSERT_TRUE(s.server);
+    agent.room = 0;
+    s.server->agent_connected(agent);
+    RawClient main;
+    ASSERT_NE(test::open_session(main, s.server->port()), 0u);
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(main.send_msg(spice::main_msgc::kAgentData, {9}));
+    EXPECT_FALSE(main.wait_msg(spice::main_msg::kAgentToken, 300ms));
     {
         std::lock_guard lock(agent.m);
-        EXPECT_EQ(agent.chunks, 5);
+        agent.room = 1 << 20;
     }
-    // Guest-to-client data waits for the client's AGENT_START tokens, then arrives in chunks.
-    std::vector<std::uint8_t> big(3000, 0x5a);
-    s.server->agent_to_client(big);
+    s.server->agent_writable();
+    EXPECT_TRUE(main.wait_msg(spice::main_msg::kAgentToken, 5s));
+    std::lock_guard lock(agent.m);
+    EXPECT_EQ(agent.got.size(), 5u * 9);
+}
+
+TEST(MainChannel, GuestAgentDataReachesTheClientWithinItsTokens) {
+    RecordingAgent agent;
+    auto s = test::start_server();
+    ASSERT_TRUE(s.server);
+    s.server->agent_connected(agent);
+    RawClient main;
+    ASSERT_NE(test::open_session(main, s.server->port()), 0u);
+    std::vector<std::uint8_t> payload(3000, 0x5a);
+    auto chunk = client_chunk(payload);
+    // Offered in two pieces, splitting the chunk header, as a device may.
+    EXPECT_EQ(s.server->agent_data(chunk.data(), 5), 5u);
+    EXPECT_EQ(s.server->agent_data(chunk.data() + 5, chunk.size() - 5), chunk.size() - 5);
     ByteWriter start;
     start.u32(1);
     ASSERT_TRUE(main.send_msg(spice::main_msgc::kAgentStart, start.take()));
@@ -139,6 +183,32 @@ TEST(MainChannel, AgentDataFlowsBothWaysWithTokens) {
     auto rest = main.wait_msg(spice::main_msg::kAgentData, 5s);
     ASSERT_TRUE(rest);
     EXPECT_EQ(rest->body.size(), 3000u - 2048u);
+}
+
+TEST(MainChannel, GuestAgentBacklogIsBoundedAndReadReadyFollows) {
+    RecordingAgent agent;
+    auto s = test::start_server();
+    ASSERT_TRUE(s.server);
+    s.server->agent_connected(agent);
+    std::vector<std::uint8_t> payload(2048, 1);
+    auto chunk = client_chunk(payload);
+    std::size_t offered = 0, taken = 0;
+    for (int i = 0; i < 1000; ++i) {
+        offered += chunk.size();
+        taken += s.server->agent_data(chunk.data(), chunk.size());
+    }
+    EXPECT_LT(taken, offered);
+    EXPECT_LE(taken, 300u * 1024);
+    // A client that takes the data lets the device continue.
+    RawClient main;
+    ASSERT_NE(test::open_session(main, s.server->port()), 0u);
+    ByteWriter start;
+    start.u32(0xffffffff);
+    ASSERT_TRUE(main.send_msg(spice::main_msgc::kAgentStart, start.take()));
+    for (int i = 0; i < 500 && agent.ready_calls.load() == 0; ++i) {
+        main.read_msg(10ms);
+    }
+    EXPECT_GE(agent.ready_calls.load(), 1);
 }
 
 TEST(DisplayChannel, ConnectSendsSurfaceImageMonitorsAndMarkInOrder) {

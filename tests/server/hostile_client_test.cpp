@@ -238,9 +238,7 @@ TEST(HostileClient, ClientThatNeverReadsIsDropped) {
     // A noisy surface so the connect image (16 MiB as BITMAP) outgrows every socket buffer.
     const std::uint32_t w = 2048, h = 2048;
     dev.create_surface(*s.server, 0, w, h, true);
-    std::mt19937 rng(3);
-    for (std::uint32_t y = 0; y < h; ++y)
-        for (std::uint32_t x = 0; x < w; ++x) dev.poke(0, x, y, rng() & 0xffffff);
+    dev.fill_noise(0, 3);
     RawClient main;
     auto sid = test::open_session(main, s.server->port());
     RawClient display;

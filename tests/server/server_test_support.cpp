@@ -49,6 +49,18 @@ std::uint32_t FakeDevice::peek(std::uint32_t id, std::uint32_t x, std::uint32_t 
     return v;
 }
 
+void FakeDevice::fill_noise(std::uint32_t id, std::uint32_t seed) {
+    std::lock_guard lock(m_);
+    auto& s = surfaces_.at(id);
+    std::uint32_t x = seed * 2654435761u + 1;
+    for (std::size_t i = 0; i + 4 <= s.pixels.size(); i += 4) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        std::memcpy(s.pixels.data() + i, &x, 4);
+    }
+}
+
 bool FakeDevice::push(proto::DisplayConsumer& consumer, proto::DisplayCommand cmd) {
     {
         std::lock_guard lock(m_);

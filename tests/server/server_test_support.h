@@ -32,6 +32,8 @@ public:
     // Direct framebuffer write, as a guest may do without a command.
     void poke(std::uint32_t id, std::uint32_t x, std::uint32_t y, std::uint32_t xrgb);
     std::uint32_t peek(std::uint32_t id, std::uint32_t x, std::uint32_t y);
+    // Fills the whole surface with pseudo-random pixels (one lock, fast under sanitizers).
+    void fill_noise(std::uint32_t id, std::uint32_t seed);
     // Pushes a command, retrying while the consumer is full (bounded wait).
     bool push(proto::DisplayConsumer& consumer, proto::DisplayCommand cmd);
 

@@ -73,11 +73,13 @@ void expect_same_pixels(const Ppm& shot, const proto::SurfacePixels& mine) {
 void build_scene(FakeDevice& dev, SpiceServer& server, bool noisy) {
     const std::uint32_t w = 320, h = 200;
     dev.create_surface(server, 0, w, h, true);
-    std::mt19937 rng(11);
     // Guest pixels written directly, then drawables still pending in the display tree.
-    for (std::uint32_t y = 0; y < h; ++y)
-        for (std::uint32_t x = 0; x < w; ++x)
-            dev.poke(0, x, y, noisy ? (rng() & 0xffffff) : ((y / 20) * 0x101010 + (x / 40) * 0x000020));
+    if (noisy) {
+        dev.fill_noise(0, 11);
+    } else {
+        for (std::uint32_t y = 0; y < h; ++y)
+            for (std::uint32_t x = 0; x < w; ++x) dev.poke(0, x, y, (y / 20) * 0x101010 + (x / 40) * 0x000020);
+    }
     dev.push(server, test::draw_cmd(solid_fill(0, rect_ltrb(10, 10, 110, 60), 0xcc3300)));
     auto x = solid_fill(0, rect_ltrb(50, 40, 200, 120), 0x00ffff);
     std::get<proto::Fill>(x.op).rop_descriptor = proto::rop::kOpXor;

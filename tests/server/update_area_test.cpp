@@ -184,3 +184,47 @@ TEST(Release, HiddenDrawableIsReleasedBeforeItIsRendered) {
 
 }  // namespace
 }  // namespace qxlbox::server
+
+namespace qxlbox::server {
+namespace {
+
+TEST(UpdateArea, SurfaceSourceSeesTheOtherSurfacesPendingDrawables) {
+    test::FakeDevice dev;
+    auto s = test::start_server();
+    ASSERT_TRUE(s.server);
+    s.server->attach(dev, proto::DeviceInfo{});
+    dev.create_surface(*s.server, 0, 16, 16, true);
+    dev.create_surface(*s.server, 1, 8, 8, false);
+    ASSERT_TRUE(dev.push(*s.server, test::draw_cmd(test::solid_fill(1, test::rect_ltrb(0, 0, 8, 8), 0x00aa00))));
+    auto src = std::make_shared<proto::Image>();
+    src->type = proto::ImageType::Surface;
+    src->width = 8;
+    src->height = 8;
+    src->content = proto::SurfaceRef{1};
+    ASSERT_TRUE(dev.push(*s.server, test::draw_cmd(test::image_copy(0, test::rect_ltrb(4, 4, 12, 12), src))));
+    auto px = s.server->update_area(0, test::rect_ltrb(0, 0, 16, 16));
+    ASSERT_TRUE(px);
+    EXPECT_EQ(pixel_at(*px, 5, 5), 0x00aa00u);
+    EXPECT_EQ(pixel_at(*px, 1, 1), 0u);
+}
+
+TEST(DisplayTreeBound, TooManyPendingDrawablesAreRenderedIntoGuestMemory) {
+    test::FakeDevice dev;
+    ServerConfig cfg;
+    cfg.max_pending_drawables = 8;
+    auto s = test::start_server(cfg);
+    ASSERT_TRUE(s.server);
+    s.server->attach(dev, proto::DeviceInfo{});
+    dev.create_surface(*s.server, 0, 32, 1, true);
+    for (int i = 0; i < 20; ++i) {
+        ASSERT_TRUE(dev.push(*s.server, test::draw_cmd(test::solid_fill(0, test::rect_ltrb(i, 0, i + 1, 1), 0x0000ff))));
+    }
+    // Without any update_area, the guest memory already holds the early drawables.
+    for (int i = 0; i < 200 && (dev.peek(0, 0, 0) & 0xffffff) != 0xff; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_EQ(dev.peek(0, 0, 0) & 0xffffff, 0xffu);
+    EXPECT_GE(dev.writes(), 1);
+}
+
+}  // namespace
+}  // namespace qxlbox::server
