@@ -1,0 +1,131 @@
+// One SPICE channel connection after a successful link (spice-protocol.md §2, §3): data
+// message framing (mini or full headers), sub-message lists, and the common messages every
+// channel shares: SET_ACK/ACK_SYNC/ACK windows, PING/PONG (id and timestamp echoed, padding
+// dropped), WAIT_FOR_CHANNELS, NOTIFY, DISCONNECTING. Channel types derive from it and handle
+// their own message numbers. All input is bounded: a header announcing more than
+// kMaxMessageBytes ends the channel with an error, and buffers grow only as bytes arrive.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "client/net.h"
+#include "client/reader.h"
+
+namespace qxlbox::client {
+
+enum class ChannelType : std::uint8_t { Main = 1, Display = 2, Inputs = 3, Cursor = 4 };
+const char* channel_type_name(std::uint8_t type);
+
+namespace msg {
+// Common server -> client.
+inline constexpr std::uint16_t kMigrate = 1;
+inline constexpr std::uint16_t kMigrateData = 2;
+inline constexpr std::uint16_t kSetAck = 3;
+inline constexpr std::uint16_t kPing = 4;
+inline constexpr std::uint16_t kWaitForChannels = 5;
+inline constexpr std::uint16_t kDisconnecting = 6;
+inline constexpr std::uint16_t kNotify = 7;
+inline constexpr std::uint16_t kList = 8;
+// Common client -> server.
+inline constexpr std::uint16_t kcAckSync = 1;
+inline constexpr std::uint16_t kcAck = 2;
+inline constexpr std::uint16_t kcPong = 3;
+}  // namespace msg
+
+// Largest message body we accept. A full 4096x4096 uncompressed 32-bit bitmap is 64 MiB.
+inline constexpr std::uint32_t kMaxMessageBytes = 64u << 20;
+// Client output waiting for a server that does not read: beyond this the channel fails.
+inline constexpr std::size_t kMaxPendingOutputBytes = 1u << 20;
+// How long WAIT_FOR_CHANNELS may hold a channel before we give up on the server.
+inline constexpr int kWaitForChannelsLimitMs = 10000;
+
+// What a channel needs from the session that owns it.
+class ChannelHost {
+public:
+    virtual ~ChannelHost() = default;
+    virtual void log(const std::string& line) = 0;
+    // Number of messages received so far on channel (type, id); 0 if it does not exist.
+    virtual std::uint64_t received_serial(std::uint8_t type, std::uint8_t id) = 0;
+};
+
+class Channel {
+public:
+    Channel(ChannelType type, std::uint8_t id, std::unique_ptr<Socket> socket, bool mini_header, ChannelHost& host);
+    virtual ~Channel() = default;
+    Channel(const Channel&) = delete;
+    Channel& operator=(const Channel&) = delete;
+
+    ChannelType type() const { return type_; }
+    std::uint8_t id() const { return id_; }
+    std::string name() const;
+    int fd() const { return socket_->fd(); }
+    bool failed() const { return !error_.empty(); }
+    const std::string& error() const { return error_; }
+    std::uint64_t received_serial() const { return received_serial_; }
+    std::uint64_t acks_sent() const { return acks_sent_; }
+    std::uint64_t pongs_sent() const { return pongs_sent_; }
+
+    bool wants_read() const { return !failed() && !waiting(); }
+    bool wants_write() const { return !failed() && !out_.empty(); }
+    // Poll-loop entry points; after an error the channel stays failed with a reason.
+    void on_readable();
+    void on_writable();
+    // Re-runs buffered messages held by WAIT_FOR_CHANNELS.
+    void resume();
+
+    // Queues one client->server message.
+    void send(std::uint16_t type, std::span<const std::uint8_t> body);
+    void send(std::uint16_t type, const Writer& body) { send(type, body.span()); }
+
+protected:
+    // A channel-specific message (type >= 101 or an unhandled common one). Return false after
+    // fail() for a fatal problem; an unknown type should call report_unknown() and return true.
+    virtual bool handle_message(std::uint16_t type, Reader body) = 0;
+    void fail(const std::string& why);
+    void report_once(const std::string& key, const std::string& text);
+    void report_unknown(std::uint16_t type);
+    ChannelHost& host() { return host_; }
+
+private:
+    bool waiting() const { return !waits_.empty(); }
+    bool waits_satisfied();
+    void process_buffer();
+    bool dispatch(std::uint16_t type, std::span<const std::uint8_t> body);
+    bool dispatch_list(std::span<const std::uint8_t> body, std::uint32_t offset);
+    bool handle_common(std::uint16_t type, Reader body, bool& handled);
+
+    struct Wait {
+        std::uint8_t type = 0;
+        std::uint8_t id = 0;
+        std::uint64_t serial = 0;
+    };
+
+    ChannelType type_;
+    std::uint8_t id_ = 0;
+    std::unique_ptr<Socket> socket_;
+    bool mini_header_ = true;
+    ChannelHost& host_;
+    std::string error_;
+
+    std::vector<std::uint8_t> in_;
+    std::size_t in_start_ = 0;
+    std::vector<std::uint8_t> out_;
+    std::uint64_t send_serial_ = 0;
+    std::uint64_t received_serial_ = 0;
+
+    std::uint32_t ack_window_ = 0;
+    std::uint32_t ack_countdown_ = 0;
+    std::uint64_t acks_sent_ = 0;
+    std::uint64_t pongs_sent_ = 0;
+
+    std::vector<Wait> waits_;
+    Clock::time_point wait_deadline_{};
+    std::set<std::string> reported_;
+};
+
+}  // namespace qxlbox::client
