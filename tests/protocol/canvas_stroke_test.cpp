@@ -1,0 +1,1 @@
+#include "canvas_test_util.h"
