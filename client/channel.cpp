@@ -7,11 +7,9 @@
 namespace qxlbox::client {
 
 namespace {
-constexpr std::size_t kMiniHeaderBytes = 6;
-constexpr std::size_t kFullHeaderBytes = 18;
 constexpr std::size_t kReadChunkBytes = 256 * 1024;
 
-std::string printable(std::span<const std::uint8_t> text) {
+std::string printable(wire::ByteView text) {
     std::string out;
     for (auto c : text) {
         if (c == 0) break;
@@ -40,7 +38,12 @@ const char* channel_type_name(std::uint8_t type) {
 
 Channel::Channel(ChannelType type, std::uint8_t id, std::unique_ptr<Socket> socket, bool mini_header,
                  ChannelHost& host)
-    : type_(type), id_(id), socket_(std::move(socket)), mini_header_(mini_header), host_(host) {}
+    : type_(type),
+      id_(id),
+      socket_(std::move(socket)),
+      mini_header_(mini_header),
+      host_(host),
+      framer_(mini_header, wire::kMaxServerMessageBytes) {}
 
 std::string Channel::name() const {
     return std::string(channel_type_name(static_cast<std::uint8_t>(type_))) + ":" + std::to_string(id_);
@@ -58,20 +61,14 @@ void Channel::report_unknown(std::uint16_t type) {
     report_once("type" + std::to_string(type), "ignoring unsupported message type " + std::to_string(type));
 }
 
-void Channel::send(std::uint16_t type, std::span<const std::uint8_t> body) {
+void Channel::send_raw(std::uint16_t type, wire::ByteView body) {
     if (failed()) return;
     if (out_.size() + body.size() > kMaxPendingOutputBytes) {
         fail("the server stopped reading (" + std::to_string(out_.size()) + " bytes unsent)");
         return;
     }
-    Writer h;
-    if (mini_header_) {
-        h.u16(type).u32(static_cast<std::uint32_t>(body.size()));
-    } else {
-        h.u64(++send_serial_).u16(type).u32(static_cast<std::uint32_t>(body.size())).u32(0);
-    }
-    out_.insert(out_.end(), h.data().begin(), h.data().end());
-    out_.insert(out_.end(), body.begin(), body.end());
+    const auto framed = wire::frame_message(mini_header_, ++send_serial_, type, body);
+    out_.insert(out_.end(), framed.begin(), framed.end());
     on_writable();
 }
 
@@ -90,21 +87,18 @@ void Channel::on_writable() {
 
 void Channel::on_readable() {
     if (failed() || waiting()) return;
-    const std::size_t old = in_.size();
-    in_.resize(old + kReadChunkBytes);
+    std::vector<std::uint8_t> chunk(kReadChunkBytes);
     std::string why;
-    const long n = socket_->read_some(std::span(in_).subspan(old), why);
-    in_.resize(old + static_cast<std::size_t>(std::max(n, 0L)));
-    if (n < 0) {
-        process_buffer();  // what arrived before the close still counts
-        fail(why);
-        return;
-    }
-    process_buffer();
+    const long n = socket_->read_some(chunk, why);
+    if (n > 0) framer_.feed(wire::ByteView(chunk.data(), static_cast<std::size_t>(n)));
+    process_buffer();  // what arrived before a close still counts
+    if (n < 0) fail(why);
 }
 
 bool Channel::waits_satisfied() {
-    std::erase_if(waits_, [this](const Wait& w) { return host_.received_serial(w.type, w.id) >= w.serial; });
+    std::erase_if(waits_, [this](const wire::ChannelWait& w) {
+        return host_.received_serial(w.channel_type, w.channel_id) >= w.message_serial;
+    });
     if (waits_.empty()) return true;
     if (Clock::now() > wait_deadline_) {
         fail("WAIT_FOR_CHANNELS not satisfied within " + std::to_string(kWaitForChannelsLimitMs) + " ms");
@@ -118,147 +112,86 @@ void Channel::resume() {
 }
 
 void Channel::process_buffer() {
-    const std::size_t header_bytes = mini_header_ ? kMiniHeaderBytes : kFullHeaderBytes;
     while (!failed() && !waiting()) {
-        const std::size_t avail = in_.size() - in_start_;
-        if (avail < header_bytes) break;
-        Reader h(std::span<const std::uint8_t>(in_).subspan(in_start_, header_bytes));
-        std::uint32_t sub_list = 0;
-        if (!mini_header_) h.u64();  // server serials are not checked (spice-gtk does not either)
-        const std::uint16_t type = h.u16();
-        const std::uint32_t size = h.u32();
-        if (!mini_header_) sub_list = h.u32();
-        if (size > kMaxMessageBytes) {
-            fail("message type " + std::to_string(type) + " announces " + std::to_string(size) +
-                 " bytes (limit " + std::to_string(kMaxMessageBytes) + ")");
+        auto next = framer_.next();
+        if (!next) break;
+        if (!next->ok()) {
+            fail("bad message header: " + next->error().to_string());
             break;
         }
-        if (avail - header_bytes < size) break;
-        const auto body = std::span<const std::uint8_t>(in_).subspan(in_start_ + header_bytes, size);
+        const wire::Frame& frame = next->value();
         ++received_serial_;
         bool ok = true;
-        if (sub_list != 0) ok = dispatch_list(body, sub_list);
-        if (ok) ok = dispatch(type, body);
-        in_start_ += header_bytes + size;
+        if (frame.sub_list != 0) ok = dispatch_list(frame.body, frame.sub_list);
+        if (ok) ok = dispatch(frame.type, frame.body);
         if (!ok) break;
-        if (type != msg::kSetAck && ack_window_ != 0 && --ack_countdown_ == 0) {
-            send(msg::kcAck, std::span<const std::uint8_t>{});
+        // spice-gtk counts every message after SET_ACK (a message with sub-messages once).
+        if (frame.type != wire::MsgSetAck::kType && ack_window_ != 0 && --ack_countdown_ == 0) {
+            send_message(wire::MsgcAck{});
             ++acks_sent_;
             ack_countdown_ = ack_window_;
         }
     }
-    if (in_start_ > 0 && (in_start_ == in_.size() || in_start_ > (1u << 20))) {
-        in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(in_start_));
-        in_start_ = 0;
-    }
 }
 
-bool Channel::dispatch_list(std::span<const std::uint8_t> body, std::uint32_t offset) {
-    Reader list(body, offset);
-    const std::uint16_t count = list.u16();
-    for (std::uint16_t i = 0; i < count && list.ok(); ++i) {
-        Reader sub = list.at(list.u32());
-        const std::uint16_t type = sub.u16();
-        const std::uint32_t size = sub.u32();
-        const auto sub_body = sub.bytes(size);
-        if (!list.ok() || !sub.ok()) break;
-        if (type == msg::kList) {
+bool Channel::dispatch_list(wire::ByteView body, std::uint32_t offset) {
+    auto items = wire::parse_sub_message_list(body, offset);
+    if (!items) {
+        fail("malformed sub-message list: " + items.error().to_string());
+        return false;
+    }
+    for (const auto& sub : *items) {
+        if (sub.type == wire::MsgList::kType) {
             fail("nested message list");
             return false;
         }
-        if (!dispatch(type, sub_body)) return false;
-    }
-    if (!list.ok()) {
-        fail("malformed sub-message list");
-        return false;
+        if (!dispatch(sub.type, sub.data)) return false;
     }
     return true;
 }
 
-bool Channel::dispatch(std::uint16_t type, std::span<const std::uint8_t> body) {
-    if (type == msg::kList && mini_header_) return dispatch_list(body, 0);
-    if (type < 101) {
-        bool handled = false;
-        const bool ok = handle_common(type, Reader(body), handled);
-        if (handled || !ok) return ok;
-    }
-    const bool ok = handle_message(type, Reader(body));
+bool Channel::dispatch(std::uint16_t type, wire::ByteView body) {
+    if (type == wire::MsgList::kType && mini_header_) return dispatch_list(body, 0);
+    const bool ok = wire::BaseServerMessages::knows(type) ? handle_common(type, body) : handle_message(type, body);
     if (!ok && !failed()) fail("cannot handle message type " + std::to_string(type));
     return ok && !failed();
 }
 
-bool Channel::handle_common(std::uint16_t type, Reader body, bool& handled) {
-    handled = true;
-    switch (type) {
-        case msg::kSetAck: {
-            const std::uint32_t generation = body.u32();
-            const std::uint32_t window = body.u32();
-            if (!body.ok()) {
-                fail("truncated SET_ACK");
-                return false;
-            }
-            send(msg::kcAckSync, Writer().u32(generation));
-            ack_window_ = window;
-            ack_countdown_ = window;
-            return true;
-        }
-        case msg::kPing: {
-            const std::uint32_t ping_id = body.u32();
-            const std::uint64_t timestamp = body.u64();
-            if (!body.ok()) {
-                fail("truncated PING");
-                return false;
-            }
-            send(msg::kcPong, Writer().u32(ping_id).u64(timestamp));
-            ++pongs_sent_;
-            return true;
-        }
-        case msg::kWaitForChannels: {
-            const std::uint8_t count = body.u8();
-            std::vector<Wait> waits;
-            for (unsigned i = 0; i < count; ++i) {
-                Wait w;
-                w.type = body.u8();
-                w.id = body.u8();
-                w.serial = body.u64();
-                waits.push_back(w);
-            }
-            if (!body.ok()) {
-                fail("truncated WAIT_FOR_CHANNELS");
-                return false;
-            }
-            waits_ = std::move(waits);
-            wait_deadline_ = Clock::now() + std::chrono::milliseconds(kWaitForChannelsLimitMs);
-            waits_satisfied();
-            return !failed();
-        }
-        case msg::kDisconnecting: {
-            body.u64();
-            const std::uint32_t reason = body.u32();
-            host_.log(name() + ": server is disconnecting (" + (body.ok() ? link_error_name(reason) : "no reason") +
-                      ")");
-            return true;
-        }
-        case msg::kNotify: {
-            body.u64();
-            const std::uint32_t severity = body.u32();
-            body.u32();
-            body.u32();
-            const std::uint32_t len = body.u32();
-            const auto text = body.bytes(std::min<std::size_t>(len, body.remaining()));
-            static const char* const kSeverity[] = {"info", "warning", "error"};
-            host_.log(name() + ": server " + (severity < 3 ? kSeverity[severity] : "notice") + ": " +
-                      printable(text));
-            return true;
-        }
-        case msg::kMigrate:
-        case msg::kMigrateData:
-            report_once("migrate", "migration is not supported; ignoring MIGRATE");
-            return true;
-        default:
-            report_unknown(type);
-            return true;
+bool Channel::handle_common(std::uint16_t type, wire::ByteView body) {
+    auto parsed = wire::BaseServerMessages::demarshal(type, body);
+    if (!parsed) {
+        fail("malformed message: " + parsed.error().to_string());
+        return false;
     }
+    return std::visit(
+        [this](auto& m) -> bool {
+            using M = std::decay_t<decltype(m)>;
+            if constexpr (std::is_same_v<M, wire::MsgSetAck>) {
+                send_message(wire::MsgcAckSync{m.generation});
+                ack_window_ = m.window;
+                ack_countdown_ = m.window;
+            } else if constexpr (std::is_same_v<M, wire::MsgPing>) {
+                // The padding of the network-test ping is not echoed (spice-protocol.md §3).
+                send_message(wire::MsgcPong{m.id, m.timestamp});
+                ++pongs_sent_;
+            } else if constexpr (std::is_same_v<M, wire::MsgWaitForChannels>) {
+                waits_ = std::move(m.waits);
+                wait_deadline_ = Clock::now() + std::chrono::milliseconds(kWaitForChannelsLimitMs);
+                waits_satisfied();
+            } else if constexpr (std::is_same_v<M, wire::MsgDisconnecting>) {
+                host_.log(name() + ": server is disconnecting (" + link_error_name(m.reason) + ")");
+            } else if constexpr (std::is_same_v<M, wire::MsgNotify>) {
+                static const char* const kSeverity[] = {"info", "warning", "error"};
+                host_.log(name() + ": server " + (m.severity < 3 ? kSeverity[m.severity] : "notice") + ": " +
+                          printable(m.message));
+            } else if constexpr (std::is_same_v<M, wire::MsgMigrate> || std::is_same_v<M, wire::MsgMigrateData>) {
+                report_once("migrate", "migration is not supported; ignoring MIGRATE");
+            } else {
+                report_unknown(M::kType);
+            }
+            return !failed();
+        },
+        parsed.value());
 }
 
 }  // namespace qxlbox::client

@@ -1,9 +1,10 @@
 // One SPICE channel connection after a successful link (spice-protocol.md §2, §3): data
-// message framing (mini or full headers), sub-message lists, and the common messages every
-// channel shares: SET_ACK/ACK_SYNC/ACK windows, PING/PONG (id and timestamp echoed, padding
-// dropped), WAIT_FOR_CHANNELS, NOTIFY, DISCONNECTING. Channel types derive from it and handle
-// their own message numbers. All input is bounded: a header announcing more than
-// kMaxMessageBytes ends the channel with an error, and buffers grow only as bytes arrive.
+// message framing (mini or full headers) and sub-message lists through protocol/wire, and the
+// common messages every channel shares: SET_ACK/ACK_SYNC/ACK windows, PING/PONG (id and
+// timestamp echoed, padding dropped), WAIT_FOR_CHANNELS, NOTIFY, DISCONNECTING. Channel types
+// derive from it and handle their own messages, demarshalled with the shared definitions of
+// protocol/wire/messages.h. All input is bounded: a header announcing more than
+// wire::kMaxServerMessageBytes ends the channel with an error.
 #pragma once
 
 #include <cstdint>
@@ -14,31 +15,15 @@
 #include <vector>
 
 #include "client/net.h"
-#include "client/reader.h"
+#include "protocol/wire/header.h"
+#include "protocol/wire/messages.h"
 
 namespace qxlbox::client {
 
 enum class ChannelType : std::uint8_t { Main = 1, Display = 2, Inputs = 3, Cursor = 4 };
 const char* channel_type_name(std::uint8_t type);
 
-namespace msg {
-// Common server -> client.
-inline constexpr std::uint16_t kMigrate = 1;
-inline constexpr std::uint16_t kMigrateData = 2;
-inline constexpr std::uint16_t kSetAck = 3;
-inline constexpr std::uint16_t kPing = 4;
-inline constexpr std::uint16_t kWaitForChannels = 5;
-inline constexpr std::uint16_t kDisconnecting = 6;
-inline constexpr std::uint16_t kNotify = 7;
-inline constexpr std::uint16_t kList = 8;
-// Common client -> server.
-inline constexpr std::uint16_t kcAckSync = 1;
-inline constexpr std::uint16_t kcAck = 2;
-inline constexpr std::uint16_t kcPong = 3;
-}  // namespace msg
-
-// Largest message body we accept. A full 4096x4096 uncompressed 32-bit bitmap is 64 MiB.
-inline constexpr std::uint32_t kMaxMessageBytes = 64u << 20;
+namespace wire = qxlbox::proto::wire;
 // Client output waiting for a server that does not read: beyond this the channel fails.
 inline constexpr std::size_t kMaxPendingOutputBytes = 1u << 20;
 // How long WAIT_FOR_CHANNELS may hold a channel before we give up on the server.
@@ -78,14 +63,21 @@ public:
     // Re-runs buffered messages held by WAIT_FOR_CHANNELS.
     void resume();
 
-    // Queues one client->server message.
-    void send(std::uint16_t type, std::span<const std::uint8_t> body);
-    void send(std::uint16_t type, const Writer& body) { send(type, body.span()); }
+    // Queues one client->server message (a definition from protocol/wire/messages.h).
+    template <class M>
+    void send_message(const M& message) {
+        auto body = wire::marshal(message);
+        if (!body) {
+            fail("cannot marshal " + std::string(M::kName) + ": " + body.error().to_string());
+            return;
+        }
+        send_raw(M::kType, *body);
+    }
 
 protected:
-    // A channel-specific message (type >= 101 or an unhandled common one). Return false after
-    // fail() for a fatal problem; an unknown type should call report_unknown() and return true.
-    virtual bool handle_message(std::uint16_t type, Reader body) = 0;
+    // A channel-specific message (everything but the common ones). Return false after fail()
+    // for a fatal problem; an unknown type should call report_unknown() and return true.
+    virtual bool handle_message(std::uint16_t type, wire::ByteView body) = 0;
     void fail(const std::string& why);
     void report_once(const std::string& key, const std::string& text);
     void report_unknown(std::uint16_t type);
@@ -95,15 +87,10 @@ private:
     bool waiting() const { return !waits_.empty(); }
     bool waits_satisfied();
     void process_buffer();
-    bool dispatch(std::uint16_t type, std::span<const std::uint8_t> body);
-    bool dispatch_list(std::span<const std::uint8_t> body, std::uint32_t offset);
-    bool handle_common(std::uint16_t type, Reader body, bool& handled);
-
-    struct Wait {
-        std::uint8_t type = 0;
-        std::uint8_t id = 0;
-        std::uint64_t serial = 0;
-    };
+    void send_raw(std::uint16_t type, wire::ByteView body);
+    bool dispatch(std::uint16_t type, wire::ByteView body);
+    bool dispatch_list(wire::ByteView body, std::uint32_t offset);
+    bool handle_common(std::uint16_t type, wire::ByteView body);
 
     ChannelType type_;
     std::uint8_t id_ = 0;
@@ -112,8 +99,7 @@ private:
     ChannelHost& host_;
     std::string error_;
 
-    std::vector<std::uint8_t> in_;
-    std::size_t in_start_ = 0;
+    wire::MessageFramer framer_;
     std::vector<std::uint8_t> out_;
     std::uint64_t send_serial_ = 0;
     std::uint64_t received_serial_ = 0;
@@ -123,7 +109,7 @@ private:
     std::uint64_t acks_sent_ = 0;
     std::uint64_t pongs_sent_ = 0;
 
-    std::vector<Wait> waits_;
+    std::vector<wire::ChannelWait> waits_;
     Clock::time_point wait_deadline_{};
     std::set<std::string> reported_;
 };

@@ -18,7 +18,7 @@ public:
     void request_mouse_mode(MouseMode mode);
 
 private:
-    bool handle_message(std::uint16_t type, Reader body) override;
+    bool handle_message(std::uint16_t type, wire::ByteView body) override;
     Session& session_;
 };
 
@@ -29,9 +29,9 @@ public:
     const CursorState& state() const { return state_; }
 
 private:
-    bool handle_message(std::uint16_t type, Reader body) override;
-    // Parses a SpiceCursor running to the end of `body`. False after fail() on bad input.
-    bool read_cursor(Reader& body);
+    bool handle_message(std::uint16_t type, wire::ByteView body) override;
+    // Takes the cursor of an INIT or SET. False after fail() on bad input.
+    bool set_shape(std::uint16_t flags, const proto::CursorShapePtr& shape);
     Session& session_;
     CursorState state_;
     std::unordered_map<std::uint64_t, std::pair<proto::CursorShapePtr, std::shared_ptr<const std::vector<std::uint32_t>>>>
@@ -55,7 +55,7 @@ public:
     std::uint32_t unacked_motion() const { return unacked_motion_; }
 
 private:
-    bool handle_message(std::uint16_t type, Reader body) override;
+    bool handle_message(std::uint16_t type, wire::ByteView body) override;
     void flush_motion();
     Session& session_;
     std::uint16_t buttons_state_ = 0;
@@ -68,6 +68,6 @@ private:
     std::uint8_t pending_display_ = 0;
 };
 
-inline constexpr std::uint32_t kMotionAckBunch = 4;
+inline constexpr std::uint32_t kMotionAckBunch = wire::kInputMotionAckBunch;
 
 }  // namespace qxlbox::client

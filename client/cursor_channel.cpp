@@ -5,20 +5,6 @@ namespace qxlbox::client {
 using namespace qxlbox::proto;
 
 namespace {
-namespace cursor_msg {
-constexpr std::uint16_t kInit = 101;
-constexpr std::uint16_t kReset = 102;
-constexpr std::uint16_t kSet = 103;
-constexpr std::uint16_t kMove = 104;
-constexpr std::uint16_t kHide = 105;
-constexpr std::uint16_t kTrail = 106;
-constexpr std::uint16_t kInvalOne = 107;
-constexpr std::uint16_t kInvalAll = 108;
-}  // namespace cursor_msg
-
-constexpr std::uint16_t kCursorNone = 1;
-constexpr std::uint16_t kCursorCacheMe = 2;
-constexpr std::uint16_t kCursorFromCache = 4;
 constexpr std::uint16_t kMaxCursorSide = 1024;
 constexpr std::size_t kMaxCachedCursors = 1024;
 
@@ -109,29 +95,13 @@ bool cursor_to_argb(const CursorShape& shape, std::vector<std::uint32_t>& argb, 
 CursorChannel::CursorChannel(std::uint8_t id, std::unique_ptr<Socket> socket, bool mini_header, Session& session)
     : Channel(ChannelType::Cursor, id, std::move(socket), mini_header, session), session_(session) {}
 
-bool CursorChannel::read_cursor(Reader& body) {
-    const std::uint16_t flags = body.u16();
-    if (!body.ok()) {
-        fail("truncated cursor");
-        return false;
-    }
-    if (flags & kCursorNone) {
+bool CursorChannel::set_shape(std::uint16_t flags, const CursorShapePtr& shape) {
+    if ((flags & wire::wirecodec::kCursorNone) || !shape) {
         state_.shape.reset();
         state_.argb.reset();
         return true;
     }
-    auto shape = std::make_shared<CursorShape>();
-    shape->unique = body.u64();
-    shape->type = static_cast<CursorType>(body.u8());
-    shape->width = body.u16();
-    shape->height = body.u16();
-    shape->hot_spot_x = body.u16();
-    shape->hot_spot_y = body.u16();
-    if (!body.ok()) {
-        fail("truncated cursor header");
-        return false;
-    }
-    if (flags & kCursorFromCache) {
+    if (flags & wire::wirecodec::kCursorFromCache) {
         auto it = cache_.find(shape->unique);
         if (it == cache_.end()) {
             fail("cursor " + std::to_string(shape->unique) + " is not in the cursor cache");
@@ -145,81 +115,67 @@ bool CursorChannel::read_cursor(Reader& body) {
         fail("cursor of absurd size " + std::to_string(shape->width) + "x" + std::to_string(shape->height));
         return false;
     }
-    shape->hot_spot_x = std::min(shape->hot_spot_x, shape->width);
-    shape->hot_spot_y = std::min(shape->hot_spot_y, shape->height);
-    const auto data = body.rest();
-    shape->data.assign(data.begin(), data.end());
+    auto clamped = std::make_shared<CursorShape>(*shape);
+    clamped->hot_spot_x = std::min(clamped->hot_spot_x, clamped->width);
+    clamped->hot_spot_y = std::min(clamped->hot_spot_y, clamped->height);
     auto argb = std::make_shared<std::vector<std::uint32_t>>();
     std::string why;
-    if (!cursor_to_argb(*shape, *argb, why)) {
-        report_once("shape" + std::to_string(static_cast<unsigned>(shape->type)), why + "; showing the default cursor");
+    if (!cursor_to_argb(*clamped, *argb, why)) {
+        report_once("shape" + std::to_string(static_cast<unsigned>(clamped->type)), why + "; showing the default cursor");
         state_.shape.reset();
         state_.argb.reset();
         return true;
     }
-    if (flags & kCursorCacheMe) {
+    if (flags & wire::wirecodec::kCursorCacheMe) {
         if (cache_.size() >= kMaxCachedCursors) cache_.clear();
-        cache_[shape->unique] = {shape, argb};
+        cache_[clamped->unique] = {clamped, argb};
     }
-    state_.shape = std::move(shape);
+    state_.shape = std::move(clamped);
     state_.argb = std::move(argb);
     return true;
 }
 
-bool CursorChannel::handle_message(std::uint16_t type, Reader body) {
-    using namespace cursor_msg;
-    switch (type) {
-        case kInit: {
-            state_.position.x = body.i16();
-            state_.position.y = body.i16();
-            body.u16();
-            body.u16();
-            state_.visible = body.u8() != 0;
-            if (!read_cursor(body)) return false;
-            break;
-        }
-        case kSet:
-            state_.position.x = body.i16();
-            state_.position.y = body.i16();
-            state_.visible = body.u8() != 0;
-            if (!read_cursor(body)) return false;
-            break;
-        case kMove:
-            state_.position.x = body.i16();
-            state_.position.y = body.i16();
-            if (!body.ok()) {
-                fail("truncated CURSOR_MOVE");
-                return false;
-            }
-            break;
-        case kHide:
-            state_.visible = false;
-            break;
-        case kReset:
-            state_.visible = false;
-            state_.shape.reset();
-            state_.argb.reset();
-            cache_.clear();
-            break;
-        case kTrail:
-            return true;
-        case kInvalOne: {
-            const std::uint64_t id = body.u64();
-            if (!body.ok()) {
-                fail("truncated CURSOR_INVAL_ONE");
-                return false;
-            }
-            cache_.erase(id);
-            return true;
-        }
-        case kInvalAll:
-            cache_.clear();
-            return true;
-        default:
+bool CursorChannel::handle_message(std::uint16_t type, wire::ByteView body) {
+    auto parsed = wire::CursorServerMessages::demarshal(type, body);
+    if (!parsed) {
+        if (parsed.error().code == wire::ErrorCode::UnknownMessage) {
             report_unknown(type);
             return true;
+        }
+        fail("malformed message " + std::to_string(type) + ": " + parsed.error().to_string());
+        return false;
     }
-    session_.observer().on_cursor_changed();
+    bool changed = true;
+    const bool ok = std::visit(
+        [&](auto& m) -> bool {
+            using M = std::decay_t<decltype(m)>;
+            if constexpr (std::is_same_v<M, wire::MsgCursorInit> || std::is_same_v<M, wire::MsgCursorSet>) {
+                state_.position = m.position;
+                state_.visible = m.visible != 0;
+                return set_shape(m.cursor_flags, m.shape);
+            } else if constexpr (std::is_same_v<M, wire::MsgCursorMove>) {
+                state_.position = m.position;
+            } else if constexpr (std::is_same_v<M, wire::MsgCursorHide>) {
+                state_.visible = false;
+            } else if constexpr (std::is_same_v<M, wire::MsgCursorReset>) {
+                state_.visible = false;
+                state_.shape.reset();
+                state_.argb.reset();
+                cache_.clear();
+            } else if constexpr (std::is_same_v<M, wire::MsgCursorInvalOne>) {
+                cache_.erase(m.id);
+                changed = false;
+            } else if constexpr (std::is_same_v<M, wire::MsgCursorInvalAll>) {
+                cache_.clear();
+                changed = false;
+            } else {
+                changed = false;  // TRAIL: spice-gtk ignores cursor trails too
+            }
+            return true;
+        },
+        parsed.value());
+    if (!ok) return false;
+    if (changed) session_.observer().on_cursor_changed();
     return true;
 }
 

@@ -27,11 +27,9 @@ DisplayChannel::DisplayChannel(std::uint8_t id, std::unique_ptr<Socket> socket, 
 
 void DisplayChannel::start(const std::vector<std::uint32_t>& server_channel_caps) {
     // The server's display worker waits for this message before it sends anything (§10c).
-    Writer init;
-    init.u8(1).i64(kPixmapCachePixels).u8(1).i32(kGlzWindowPixels);
-    send(display_msg::kcInit, init);
+    send_message(wire::MsgcDisplayInit{1, kPixmapCachePixels, 1, kGlzWindowPixels});
     if (has_cap(server_channel_caps, caps::kDisplayPrefCompression)) {
-        send(display_msg::kcPreferredCompression, Writer().u8(kPreferLz));
+        send_message(wire::MsgcDisplayPreferredCompression{kPreferLz});
     }
 }
 
@@ -46,9 +44,22 @@ Surface* DisplayChannel::find_surface(std::uint32_t surface_id) {
     return it == surfaces_.end() ? nullptr : it->second.get();
 }
 
-std::shared_ptr<const Palette> DisplayChannel::find_palette(std::uint64_t id) {
-    auto it = palettes_.find(id);
-    return it == palettes_.end() ? nullptr : it->second;
+bool DisplayChannel::resolve_palette(std::shared_ptr<const Palette>& palette, bool needed) {
+    if (!palette) {
+        if (needed) fail("palette image without a palette");
+        return !needed;
+    }
+    if (!palette->ents.empty()) {
+        store_palette(palette);
+        return true;
+    }
+    auto it = palettes_.find(palette->unique);
+    if (it == palettes_.end()) {
+        fail("palette " + std::to_string(palette->unique) + " is not in the palette cache");
+        return false;
+    }
+    palette = it->second;
+    return true;
 }
 
 void DisplayChannel::store_palette(std::shared_ptr<const Palette> palette) {
@@ -99,24 +110,32 @@ bool DisplayChannel::create_surface(std::uint32_t surface_id, SurfaceFormat form
     return true;
 }
 
-bool DisplayChannel::handle_surface_create(Reader& body) {
-    const std::uint32_t surface_id = body.u32();
-    const std::uint32_t width = body.u32();
-    const std::uint32_t height = body.u32();
-    const std::uint32_t format = body.u32();
-    const std::uint32_t flags = body.u32();
-    if (!body.ok()) {
-        fail("truncated SURFACE_CREATE");
-        return false;
-    }
-    return create_surface(surface_id, static_cast<SurfaceFormat>(format), width, height,
-                          (flags & kSurfaceFlagPrimary) != 0);
-}
-
 bool DisplayChannel::resolve(ImagePtr& image, bool& unsupported) {
     if (!image) return true;
+    const bool sized = image->type != ImageType::FromCache && image->type != ImageType::FromCacheLossless &&
+                       image->type != ImageType::Surface;
+    if (sized && (image->width == 0 || image->height == 0 ||
+                  std::uint64_t{image->width} * image->height > kMaxImagePixels)) {
+        fail(std::string(image_type_name(image->type)) + " image of absurd size " + std::to_string(image->width) +
+             "x" + std::to_string(image->height));
+        return false;
+    }
     switch (image->type) {
-        case ImageType::Bitmap:
+        case ImageType::Bitmap: {
+            const auto* bitmap = std::get_if<Bitmap>(&image->content);
+            if (!bitmap || bitmap->width != image->width || bitmap->height != image->height) {
+                fail("bitmap size differs from its image descriptor");
+                return false;
+            }
+            auto palette = bitmap->palette;
+            if (!resolve_palette(palette, bitmap_format_needs_palette(bitmap->format))) return false;
+            if (palette != bitmap->palette) {
+                auto copy = std::make_shared<Image>(*image);
+                std::get<Bitmap>(copy->content).palette = std::move(palette);
+                image = std::move(copy);
+            }
+            break;
+        }
         case ImageType::Surface:
             break;
         case ImageType::FromCache:
@@ -132,6 +151,20 @@ bool DisplayChannel::resolve(ImagePtr& image, bool& unsupported) {
         default: {
             Bitmap bitmap;
             std::string why;
+            if (auto* enc = std::get_if<EncodedImage>(&image->content); enc && image->type == ImageType::LzPlt) {
+                auto palette = enc->palette;
+                if (enc->bitmap_flags & kBitmapPalFromCache) {
+                    auto p = std::make_shared<Palette>();
+                    p->unique = enc->palette_id;
+                    palette = std::move(p);
+                }
+                if (!resolve_palette(palette, true)) return false;
+                if (palette != enc->palette) {
+                    auto copy = std::make_shared<Image>(*image);
+                    std::get<EncodedImage>(copy->content).palette = std::move(palette);
+                    image = std::move(copy);
+                }
+            }
             switch (decode_image(*image, bitmap, why)) {
                 case DecodeStatus::Ok: {
                     auto decoded = std::make_shared<Image>();
@@ -203,13 +236,7 @@ bool DisplayChannel::resolve_all(DrawCommand& cmd, bool& unsupported) {
         cmd.op);
 }
 
-bool DisplayChannel::handle_draw(std::uint16_t type, std::span<const std::uint8_t> body) {
-    DrawCommand cmd;
-    std::string why;
-    if (!parse_draw_message(type, body, *this, cmd, why)) {
-        fail("malformed draw message " + std::to_string(type) + ": " + why);
-        return false;
-    }
+bool DisplayChannel::handle_draw(DrawCommand& cmd, std::uint16_t type) {
     bool unsupported = false;
     if (!resolve_all(cmd, unsupported)) {
         if (failed()) return false;
@@ -236,92 +263,79 @@ bool DisplayChannel::handle_draw(std::uint16_t type, std::span<const std::uint8_
     return true;
 }
 
-bool DisplayChannel::handle_message(std::uint16_t type, Reader body) {
-    using namespace display_msg;
-    if (is_draw_message(type)) return handle_draw(type, body.body());
-    switch (type) {
-        case kMode: {
-            const std::uint32_t x = body.u32(), y = body.u32(), bits = body.u32();
-            if (!body.ok()) {
-                fail("truncated MODE");
+bool DisplayChannel::handle_message(std::uint16_t type, wire::ByteView body) {
+    auto parsed = wire::DisplayServerMessages::demarshal(type, body);
+    if (!parsed) {
+        switch (parsed.error().code) {
+            case wire::ErrorCode::UnknownMessage:
+                report_unknown(type);
+                return true;
+            case wire::ErrorCode::Unsupported:
+                // A valid message using something we cannot draw (e.g. a JPEG_ALPHA image).
+                ++draws_rejected_;
+                report_once("unsupported" + std::to_string(type), "skipping message " + std::to_string(type) + ": " +
+                                                                       parsed.error().what);
+                return true;
+            default:
+                fail("malformed message " + std::to_string(type) + ": " + parsed.error().to_string());
                 return false;
-            }
-            return create_surface(0, bits == 32 ? SurfaceFormat::XRGB32 : SurfaceFormat::RGB555, x, y, true);
         }
-        case kMark:
-            if (!primary_id_) return true;  // as in spice-gtk: a MARK before the primary means nothing
-            ++marks_;
-            session_.observer().on_mark(marks_);
-            return true;
-        case kReset:
-            palettes_.clear();
-            return true;
-        case kInvalList: {
-            const std::uint16_t count = body.u16();
-            for (unsigned i = 0; i < count && body.ok(); ++i) {
-                const std::uint8_t kind = body.u8();
-                const std::uint64_t id = body.u64();
-                if (kind != kInvalPixmap || !body.ok()) continue;
-                if (auto it = pixmaps_.find(id); it != pixmaps_.end()) {
-                    pixmap_pixels_ -= std::uint64_t{it->second->width} * it->second->height;
-                    pixmaps_.erase(it);
-                }
-            }
-            if (!body.ok()) {
-                fail("truncated INVAL_LIST");
-                return false;
-            }
-            return true;
-        }
-        case kInvalAllPixmaps:
-            // Only one display channel shares our cache, so its own order is the wait.
-            pixmaps_.clear();
-            pixmap_pixels_ = 0;
-            return true;
-        case kInvalPalette: {
-            const std::uint64_t id = body.u64();
-            if (!body.ok()) {
-                fail("truncated INVAL_PALETTE");
-                return false;
-            }
-            palettes_.erase(id);
-            return true;
-        }
-        case kInvalAllPalettes:
-            palettes_.clear();
-            return true;
-        case kSurfaceCreate:
-            return handle_surface_create(body);
-        case kSurfaceDestroy: {
-            const std::uint32_t surface_id = body.u32();
-            if (!body.ok()) {
-                fail("truncated SURFACE_DESTROY");
-                return false;
-            }
-            surfaces_.erase(surface_id);
-            if (primary_id_ == surface_id) primary_id_.reset();
-            return true;
-        }
-        case kMonitorsConfig:
-        case kQualityIndicator:
-            return true;
-        case kStreamCreate:
-        case kStreamData:
-        case kStreamClip:
-        case kStreamDestroy:
-        case kStreamDestroyAll:
-        case kStreamDataSized:
-        case kStreamActivateReport:
-            report_once("stream", "video streams are not supported; their area stays stale");
-            return true;
-        case kGlScanoutUnix:
-        case kGlDraw:
-            report_once("gl", "GL scanout is not supported");
-            return true;
-        default:
-            report_unknown(type);
-            return true;
     }
+    return std::visit(
+        [&](auto& m) -> bool {
+            using M = std::decay_t<decltype(m)>;
+            if constexpr (requires { m.cmd; }) {
+                return handle_draw(m.cmd, M::kType);
+            } else if constexpr (std::is_same_v<M, wire::MsgDisplayMode>) {
+                return create_surface(0, m.bits == 32 ? SurfaceFormat::XRGB32 : SurfaceFormat::RGB555, m.x_res,
+                                      m.y_res, true);
+            } else if constexpr (std::is_same_v<M, wire::MsgDisplayMark>) {
+                if (!primary_id_) return true;  // as in spice-gtk: a MARK before the primary means nothing
+                ++marks_;
+                session_.observer().on_mark(marks_);
+            } else if constexpr (std::is_same_v<M, wire::MsgDisplayReset>) {
+                palettes_.clear();
+            } else if constexpr (std::is_same_v<M, wire::MsgDisplayInvalList>) {
+                for (const auto& res : m.resources) {
+                    if (res.type != kInvalPixmap) continue;
+                    if (auto it = pixmaps_.find(res.id); it != pixmaps_.end()) {
+                        pixmap_pixels_ -= std::uint64_t{it->second->width} * it->second->height;
+                        pixmaps_.erase(it);
+                    }
+                }
+            } else if constexpr (std::is_same_v<M, wire::MsgDisplayInvalAllPixmaps>) {
+                // Only our one display channel uses this cache, so its own message order is the wait.
+                pixmaps_.clear();
+                pixmap_pixels_ = 0;
+            } else if constexpr (std::is_same_v<M, wire::MsgDisplayInvalPalette>) {
+                palettes_.erase(m.id);
+            } else if constexpr (std::is_same_v<M, wire::MsgDisplayInvalAllPalettes>) {
+                palettes_.clear();
+            } else if constexpr (std::is_same_v<M, wire::MsgDisplaySurfaceCreate>) {
+                return create_surface(m.surface_id, m.format, m.width, m.height,
+                                      (m.flags & wire::MsgDisplaySurfaceCreate::kFlagPrimary) != 0);
+            } else if constexpr (std::is_same_v<M, wire::MsgDisplaySurfaceDestroy>) {
+                surfaces_.erase(m.surface_id);
+                if (primary_id_ == m.surface_id) primary_id_.reset();
+            } else if constexpr (std::is_same_v<M, wire::MsgDisplayMonitorsConfig>) {
+                // One window shows the whole primary surface, as spice-gtk does for one head.
+            } else if constexpr (std::is_same_v<M, wire::MsgDisplayGlScanoutUnix> ||
+                                 std::is_same_v<M, wire::MsgDisplayGlDraw>) {
+                report_once("gl", "GL scanout is not supported");
+            } else if constexpr (std::is_same_v<M, wire::MsgDisplayStreamCreate> ||
+                                 std::is_same_v<M, wire::MsgDisplayStreamData> ||
+                                 std::is_same_v<M, wire::MsgDisplayStreamClip> ||
+                                 std::is_same_v<M, wire::MsgDisplayStreamDestroy> ||
+                                 std::is_same_v<M, wire::MsgDisplayStreamDestroyAll> ||
+                                 std::is_same_v<M, wire::MsgDisplayStreamDataSized> ||
+                                 std::is_same_v<M, wire::MsgDisplayStreamActivateReport>) {
+                report_once("stream", "video streams are not supported; their area stays stale");
+            } else {
+                report_unknown(M::kType);
+            }
+            return !failed();
+        },
+        parsed.value());
 }
 
 }  // namespace qxlbox::client

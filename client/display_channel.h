@@ -10,12 +10,15 @@
 #include <unordered_map>
 
 #include "client/channel.h"
-#include "client/display_parse.h"
 #include "protocol/canvas/canvas.h"
 
 namespace qxlbox::client {
 
 class Session;
+
+// Upper bound on the pixels of one image or surface the client accepts (a 7680x4320 screen
+// fits); larger claims from a server are treated as hostile.
+inline constexpr std::uint64_t kMaxImagePixels = 7680ull * 4320ull;
 
 // What we announce in DISPLAY_INIT (spice-gtk's values: 80 MiB of 32-bit pixels).
 inline constexpr std::int64_t kPixmapCachePixels = 20 * 1024 * 1024;
@@ -23,7 +26,7 @@ inline constexpr std::int32_t kGlzWindowPixels = 0x5ffc00;
 // Surfaces together may not exceed this many pixels.
 inline constexpr std::uint64_t kMaxTotalSurfacePixels = 4 * kMaxImagePixels;
 
-class DisplayChannel final : public Channel, private proto::SurfaceResolver, private PaletteCache {
+class DisplayChannel final : public Channel, private proto::SurfaceResolver {
 public:
     DisplayChannel(std::uint8_t id, std::unique_ptr<Socket> socket, bool mini_header, Session& session);
     // Sends DISPLAY_INIT (and PREFERRED_COMPRESSION=LZ when the server takes it).
@@ -36,9 +39,8 @@ public:
     std::size_t cached_pixmaps() const { return pixmaps_.size(); }
 
 private:
-    bool handle_message(std::uint16_t type, Reader body) override;
-    bool handle_draw(std::uint16_t type, std::span<const std::uint8_t> body);
-    bool handle_surface_create(Reader& body);
+    bool handle_message(std::uint16_t type, wire::ByteView body) override;
+    bool handle_draw(proto::DrawCommand& cmd, std::uint16_t type);
     bool create_surface(std::uint32_t surface_id, proto::SurfaceFormat format, std::uint32_t width,
                         std::uint32_t height, bool primary);
     // Replaces `image` by a drawable one. False with `unsupported` set to skip the draw, or
@@ -47,8 +49,10 @@ private:
     bool resolve_all(proto::DrawCommand& cmd, bool& unsupported);
 
     proto::Surface* find_surface(std::uint32_t surface_id) override;
-    std::shared_ptr<const proto::Palette> find_palette(std::uint64_t id) override;
-    void store_palette(std::shared_ptr<const proto::Palette> palette) override;
+    // PAL_FROM_CACHE palettes arrive as an id without entries; palettes with entries are kept
+    // (the shared demarshaller does not carry PAL_CACHE_ME, and keeping extra ones is harmless).
+    bool resolve_palette(std::shared_ptr<const proto::Palette>& palette, bool needed);
+    void store_palette(std::shared_ptr<const proto::Palette> palette);
 
     Session& session_;
     std::map<std::uint32_t, std::unique_ptr<proto::Surface>> surfaces_;

@@ -3,18 +3,6 @@
 namespace qxlbox::client {
 
 namespace {
-namespace inputs_msg {
-constexpr std::uint16_t kInit = 101;
-constexpr std::uint16_t kKeyModifiers = 102;
-constexpr std::uint16_t kMouseMotionAck = 111;
-constexpr std::uint16_t kcKeyDown = 101;
-constexpr std::uint16_t kcKeyUp = 102;
-constexpr std::uint16_t kcMouseMotion = 111;
-constexpr std::uint16_t kcMousePosition = 112;
-constexpr std::uint16_t kcMousePress = 113;
-constexpr std::uint16_t kcMouseRelease = 114;
-}  // namespace inputs_msg
-
 std::uint16_t button_mask(std::uint8_t button) {
     return button >= 1 && button <= 7 ? static_cast<std::uint16_t>(1u << (button - 1)) : 0;
 }
@@ -30,19 +18,21 @@ void InputsChannel::key(std::uint32_t scancode, bool down) {
         // Release sets bit 7 of the last scancode byte (E0-prefixed keys keep the prefix).
         code = (scancode & 0xff) == 0xe0 ? scancode | 0x8000 : scancode | 0x80;
     }
-    send(down ? inputs_msg::kcKeyDown : inputs_msg::kcKeyUp, Writer().u32(code));
+    if (down) {
+        send_message(wire::MsgcInputsKeyDown{code});
+    } else {
+        send_message(wire::MsgcInputsKeyUp{code});
+    }
 }
 
 void InputsChannel::flush_motion() {
     if (!pending_motion_ || unacked_motion_ >= 2 * kMotionAckBunch) return;
     if (pending_is_position_) {
-        send(inputs_msg::kcMousePosition, Writer()
-                                              .u32(static_cast<std::uint32_t>(pending_x_))
-                                              .u32(static_cast<std::uint32_t>(pending_y_))
-                                              .u16(buttons_state_)
-                                              .u8(pending_display_));
+        send_message(wire::MsgcInputsMousePosition{static_cast<std::uint32_t>(pending_x_),
+                                                   static_cast<std::uint32_t>(pending_y_), buttons_state_,
+                                                   pending_display_});
     } else {
-        send(inputs_msg::kcMouseMotion, Writer().i32(pending_dx_).i32(pending_dy_).u16(buttons_state_));
+        send_message(wire::MsgcInputsMouseMotion{pending_dx_, pending_dy_, buttons_state_});
         pending_dx_ = pending_dy_ = 0;
     }
     ++unacked_motion_;
@@ -81,24 +71,30 @@ void InputsChannel::button(std::uint8_t button, bool pressed) {
     } else {
         buttons_state_ &= static_cast<std::uint16_t>(~button_mask(button));
     }
-    send(pressed ? inputs_msg::kcMousePress : inputs_msg::kcMouseRelease, Writer().u8(button).u16(buttons_state_));
+    if (pressed) {
+        send_message(wire::MsgcInputsMousePress{button, buttons_state_});
+    } else {
+        send_message(wire::MsgcInputsMouseRelease{button, buttons_state_});
+    }
 }
 
-bool InputsChannel::handle_message(std::uint16_t type, Reader body) {
-    switch (type) {
-        case inputs_msg::kInit:
-        case inputs_msg::kKeyModifiers:
-            return true;  // guest LED state; the window does not mirror it
-        case inputs_msg::kMouseMotionAck:
-            ++motion_acks_;
-            unacked_motion_ = unacked_motion_ > kMotionAckBunch ? unacked_motion_ - kMotionAckBunch : 0;
-            flush_motion();
-            return true;
-        default:
-            (void)body;
+bool InputsChannel::handle_message(std::uint16_t type, wire::ByteView body) {
+    auto parsed = wire::InputsServerMessages::demarshal(type, body);
+    if (!parsed) {
+        if (parsed.error().code == wire::ErrorCode::UnknownMessage) {
             report_unknown(type);
             return true;
+        }
+        fail("malformed message " + std::to_string(type) + ": " + parsed.error().to_string());
+        return false;
     }
+    if (std::holds_alternative<wire::MsgInputsMouseMotionAck>(parsed.value())) {
+        ++motion_acks_;
+        unacked_motion_ = unacked_motion_ > kMotionAckBunch ? unacked_motion_ - kMotionAckBunch : 0;
+        flush_motion();
+    }
+    // INIT and KEY_MODIFIERS carry the guest's LED state; the window does not mirror it.
+    return true;
 }
 
 }  // namespace qxlbox::client
