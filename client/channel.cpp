@@ -20,22 +20,6 @@ std::string printable(wire::ByteView text) {
 }
 }  // namespace
 
-const char* channel_type_name(std::uint8_t type) {
-    switch (type) {
-        case 1: return "main";
-        case 2: return "display";
-        case 3: return "inputs";
-        case 4: return "cursor";
-        case 5: return "playback";
-        case 6: return "record";
-        case 8: return "smartcard";
-        case 9: return "usbredir";
-        case 10: return "port";
-        case 11: return "webdav";
-        default: return "unknown";
-    }
-}
-
 Channel::Channel(ChannelType type, std::uint8_t id, std::unique_ptr<Socket> socket, bool mini_header,
                  ChannelHost& host)
     : type_(type),
@@ -46,7 +30,7 @@ Channel::Channel(ChannelType type, std::uint8_t id, std::unique_ptr<Socket> sock
       framer_(mini_header, wire::kMaxServerMessageBytes) {}
 
 std::string Channel::name() const {
-    return std::string(channel_type_name(static_cast<std::uint8_t>(type_))) + ":" + std::to_string(id_);
+    return std::string(wire::channel_type_name(type_)) + ":" + std::to_string(id_);
 }
 
 void Channel::fail(const std::string& why) {
@@ -90,9 +74,14 @@ void Channel::on_readable() {
     std::vector<std::uint8_t> chunk(kReadChunkBytes);
     std::string why;
     const long n = socket_->read_some(chunk, why);
-    if (n > 0) framer_.feed(wire::ByteView(chunk.data(), static_cast<std::size_t>(n)));
-    process_buffer();  // what arrived before a close still counts
+    receive(wire::ByteView(chunk.data(), static_cast<std::size_t>(std::max(n, 0L))));  // what came before a close counts
     if (n < 0) fail(why);
+}
+
+void Channel::receive(wire::ByteView bytes) {
+    if (failed()) return;
+    framer_.feed(bytes);
+    process_buffer();
 }
 
 bool Channel::waits_satisfied() {
@@ -179,7 +168,8 @@ bool Channel::handle_common(std::uint16_t type, wire::ByteView body) {
                 wait_deadline_ = Clock::now() + std::chrono::milliseconds(kWaitForChannelsLimitMs);
                 waits_satisfied();
             } else if constexpr (std::is_same_v<M, wire::MsgDisconnecting>) {
-                host_.log(name() + ": server is disconnecting (" + link_error_name(m.reason) + ")");
+                host_.log(name() + ": server is disconnecting (" +
+                          wire::link_error_name(static_cast<wire::LinkError>(m.reason)) + ")");
             } else if constexpr (std::is_same_v<M, wire::MsgNotify>) {
                 static const char* const kSeverity[] = {"info", "warning", "error"};
                 host_.log(name() + ": server " + (m.severity < 3 ? kSeverity[m.severity] : "notice") + ": " +

@@ -20,10 +20,8 @@
 
 namespace qxlbox::client {
 
-enum class ChannelType : std::uint8_t { Main = 1, Display = 2, Inputs = 3, Cursor = 4 };
-const char* channel_type_name(std::uint8_t type);
-
 namespace wire = qxlbox::proto::wire;
+using wire::ChannelType;
 // Client output waiting for a server that does not read: beyond this the channel fails.
 inline constexpr std::size_t kMaxPendingOutputBytes = 1u << 20;
 // How long WAIT_FOR_CHANNELS may hold a channel before we give up on the server.
@@ -41,6 +39,8 @@ public:
 class Channel {
 public:
     Channel(ChannelType type, std::uint8_t id, std::unique_ptr<Socket> socket, bool mini_header, ChannelHost& host);
+    // Takes bytes as if read from the socket (the link leftover, and the fuzz target).
+    void receive(wire::ByteView bytes);
     virtual ~Channel() = default;
     Channel(const Channel&) = delete;
     Channel& operator=(const Channel&) = delete;

@@ -1,7 +1,6 @@
 #include "client/display_channel.h"
 
 #include "client/images.h"
-#include "client/link.h"
 #include "client/session.h"
 
 namespace qxlbox::client {
@@ -25,10 +24,10 @@ Rect clip_to(const Rect& r, const Surface& s) {
 DisplayChannel::DisplayChannel(std::uint8_t id, std::unique_ptr<Socket> socket, bool mini_header, Session& session)
     : Channel(ChannelType::Display, id, std::move(socket), mini_header, session), session_(session) {}
 
-void DisplayChannel::start(const std::vector<std::uint32_t>& server_channel_caps) {
+void DisplayChannel::start(const wire::CapabilitySet& server_channel_caps) {
     // The server's display worker waits for this message before it sends anything (§10c).
     send_message(wire::MsgcDisplayInit{1, kPixmapCachePixels, 1, kGlzWindowPixels});
-    if (has_cap(server_channel_caps, caps::kDisplayPrefCompression)) {
+    if (server_channel_caps.has(wire::display_cap::kPrefCompression)) {
         send_message(wire::MsgcDisplayPreferredCompression{kPreferLz});
     }
 }

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "client/channel.h"
+#include "client/link.h"
 #include "protocol/canvas/canvas.h"
 
 namespace qxlbox::client {
@@ -30,7 +31,7 @@ class DisplayChannel final : public Channel, private proto::SurfaceResolver {
 public:
     DisplayChannel(std::uint8_t id, std::unique_ptr<Socket> socket, bool mini_header, Session& session);
     // Sends DISPLAY_INIT (and PREFERRED_COMPRESSION=LZ when the server takes it).
-    void start(const std::vector<std::uint32_t>& server_channel_caps);
+    void start(const wire::CapabilitySet& server_channel_caps);
 
     const proto::Surface* primary() const;
     unsigned marks() const { return marks_; }

@@ -1,59 +1,36 @@
-// Client side of the SPICE link stage (spice-protocol.md §1): SpiceLinkHeader + SpiceLinkMess
-// with our capability words, the server's SpiceLinkReply (RSA-1024 public key and caps), the
-// auth mechanism word when both sides offer AUTH_SELECTION, the RSA-OAEP(SHA-1) encrypted
-// ticket, and the link result. libspice-server decrypts the ticket even with ticketing
-// disabled (§10c), so a correct OAEP ticket is always sent, an empty password as one NUL byte.
+// Client side of the SPICE link stage (spice-protocol.md §1): drives protocol/wire's sans-IO
+// LinkClient over a socket with a deadline. libspice-server decrypts the ticket even with
+// ticketing disabled (§10c), so LinkClient always sends a proper RSA-OAEP ticket (an empty
+// password as one NUL byte).
 #pragma once
 
 #include <cstdint>
-#include <span>
 #include <string>
-#include <vector>
 
 #include "client/net.h"
+#include "protocol/wire/link.h"
 
 namespace qxlbox::client {
 
-namespace caps {
-inline constexpr std::uint32_t kCommonAuthSelection = 0;
-inline constexpr std::uint32_t kCommonAuthSpice = 1;
-inline constexpr std::uint32_t kCommonAuthSasl = 2;
-inline constexpr std::uint32_t kCommonMiniHeader = 3;
-inline constexpr std::uint32_t kMainNameAndUuid = 1;
-inline constexpr std::uint32_t kDisplayPrefCompression = 6;
-inline constexpr std::uint32_t kDisplayMultiCodec = 8;
-}  // namespace caps
-
-bool has_cap(const std::vector<std::uint32_t>& words, std::uint32_t cap);
-void set_cap(std::vector<std::uint32_t>& words, std::uint32_t cap);
-
-// SPICE_MAX_PASSWORD_LENGTH: spice-gtk refuses longer passwords; OAEP could carry 86 bytes.
-inline constexpr std::size_t kMaxPasswordLength = 60;
+namespace wire = qxlbox::proto::wire;
 
 struct LinkRequest {
     std::uint32_t connection_id = 0;
-    std::uint8_t channel_type = 0;
+    wire::ChannelType channel_type = wire::ChannelType::Main;
     std::uint8_t channel_id = 0;
-    std::vector<std::uint32_t> channel_caps;
     std::string password;
 };
 
 struct LinkResult {
     bool mini_header = false;
-    std::vector<std::uint32_t> server_common_caps;
-    std::vector<std::uint32_t> server_channel_caps;
+    wire::CapabilitySet server_common_caps;
+    wire::CapabilitySet server_channel_caps;
+    wire::Bytes leftover;  // data-stage bytes that arrived with the link result
 };
 
-// Runs the whole link exchange on a connected socket. On failure `error` says why (including
-// the server's link error name).
+// Runs the whole link exchange on a connected socket, advertising the client capabilities
+// of protocol/wire for the channel. On failure `error` says why (with the server's link error).
 bool link_channel(Socket& socket, const LinkRequest& request, Clock::time_point deadline, LinkResult& result,
                   std::string& error);
-
-// RSAES-OAEP (SHA-1, MGF1-SHA-1, empty label) of password + NUL under a DER
-// SubjectPublicKeyInfo key. False with a reason for an unusable key or an over-long password.
-bool encrypt_ticket(std::span<const std::uint8_t> der_public_key, const std::string& password,
-                    std::vector<std::uint8_t>& ticket, std::string& error);
-
-const char* link_error_name(std::uint32_t code);
 
 }  // namespace qxlbox::client

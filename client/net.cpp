@@ -149,6 +149,14 @@ bool Socket::read_exact(std::span<std::uint8_t> out, Clock::time_point deadline,
     return true;
 }
 
+long Socket::read_some_until(std::span<std::uint8_t> out, Clock::time_point deadline, std::string& error) {
+    for (;;) {
+        const long n = read_some(out, error);
+        if (n != 0) return n;
+        if (!wait_for(fd_, POLLIN, deadline, error, "waiting for the server")) return -1;
+    }
+}
+
 long Socket::read_some(std::span<std::uint8_t> out, std::string& error) {
     for (;;) {
         const ssize_t n = ::recv(fd_, out.data(), out.size(), 0);

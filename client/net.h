@@ -35,6 +35,8 @@ public:
 
     bool write_all(std::span<const std::uint8_t> data, Clock::time_point deadline, std::string& error);
     bool read_exact(std::span<std::uint8_t> out, Clock::time_point deadline, std::string& error);
+    // Waits up to the deadline for at least one byte: the count, or -1 with `error`.
+    long read_some_until(std::span<std::uint8_t> out, Clock::time_point deadline, std::string& error);
 
     // Non-blocking: bytes transferred (0 = would block), or -1 with `error` set (EOF included).
     long read_some(std::span<std::uint8_t> out, std::string& error);

@@ -44,29 +44,28 @@ std::uint64_t Session::received_serial(std::uint8_t type, std::uint8_t id) {
     return 0;
 }
 
-std::unique_ptr<Socket> Session::open_socket(std::uint8_t type, std::uint8_t id, std::string& error) {
+std::unique_ptr<Socket> Session::open_socket(ChannelType type, std::uint8_t id, std::string& error) {
     if (open_override_) {
-        auto s = open_override_(type, id);
-        if (!s) error = std::string("cannot open the ") + channel_type_name(type) + " channel";
+        auto s = open_override_(static_cast<std::uint8_t>(type), id);
+        if (!s) error = std::string("cannot open the ") + wire::channel_type_name(type) + " channel";
         return s;
     }
     const auto deadline = Clock::now() + std::chrono::milliseconds(options_.link_timeout_ms);
     return Socket::connect(options_.endpoint, deadline, error);
 }
 
-std::unique_ptr<Socket> Session::open_linked(std::uint8_t type, std::uint8_t id, std::vector<std::uint32_t> caps,
-                                             LinkResult& result, std::string& error) {
+std::unique_ptr<Socket> Session::open_linked(ChannelType type, std::uint8_t id, LinkResult& result,
+                                             std::string& error) {
     auto socket = open_socket(type, id, error);
     if (!socket) return nullptr;
     LinkRequest request;
-    request.connection_id = type == static_cast<std::uint8_t>(ChannelType::Main) ? 0 : session_id_;
+    request.connection_id = type == ChannelType::Main ? 0 : session_id_;
     request.channel_type = type;
     request.channel_id = id;
-    request.channel_caps = std::move(caps);
     request.password = options_.password;
     const auto deadline = Clock::now() + std::chrono::milliseconds(options_.link_timeout_ms);
     if (!link_channel(*socket, request, deadline, result, error)) {
-        error = std::string(channel_type_name(type)) + " channel: " + error;
+        error = std::string(wire::channel_type_name(type)) + " channel: " + error;
         return nullptr;
     }
     return socket;
@@ -76,21 +75,17 @@ bool Session::connect() { return connect_with(nullptr); }
 
 bool Session::connect_with(std::function<std::unique_ptr<Socket>(std::uint8_t, std::uint8_t)> open_channel) {
     open_override_ = std::move(open_channel);
-    if (options_.password.size() > kMaxPasswordLength) {
-        close("password longer than " + std::to_string(kMaxPasswordLength) + " bytes");
-        return false;
-    }
-    std::vector<std::uint32_t> main_caps;
-    set_cap(main_caps, caps::kMainNameAndUuid);
     LinkResult result;
     std::string why;
-    auto socket = open_linked(static_cast<std::uint8_t>(ChannelType::Main), 0, main_caps, result, why);
+    auto socket = open_linked(ChannelType::Main, 0, result, why);
     if (!socket) {
         close(why);
         return false;
     }
     main_ = std::make_unique<MainChannel>(std::move(socket), result.mini_header, *this);
-    return true;
+    main_->receive(result.leftover);
+    if (main_->failed()) close(main_->error());
+    return !ended();
 }
 
 void Session::on_main_init(std::uint32_t session_id, std::uint32_t supported_modes, std::uint32_t current_mode) {
@@ -101,7 +96,8 @@ void Session::on_main_init(std::uint32_t session_id, std::uint32_t supported_mod
 void Session::on_mouse_mode(std::uint32_t supported_modes, std::uint32_t current_mode) {
     supported_mouse_modes_ = supported_modes;
     mouse_mode_ = current_mode == static_cast<std::uint32_t>(MouseMode::Client) ? MouseMode::Client : MouseMode::Server;
-    if (options_.prefer_client_mouse && mouse_mode_ == MouseMode::Server && (supported_modes & 2) &&
+    if (options_.prefer_client_mouse && mouse_mode_ == MouseMode::Server &&
+        (supported_modes & static_cast<std::uint32_t>(MouseMode::Client)) &&
         !mouse_mode_requested_ && main_) {
         mouse_mode_requested_ = true;
         main_->request_mouse_mode(MouseMode::Client);
@@ -115,33 +111,37 @@ void Session::on_server_name(std::string name) {
 }
 
 void Session::on_channels_list(const std::vector<std::pair<std::uint8_t, std::uint8_t>>& list) {
-    for (const auto& [type, id] : list) {
+    for (const auto& [raw_type, id] : list) {
         if (id != 0) continue;  // one monitor: display 0 and its companions
+        const auto type = static_cast<ChannelType>(raw_type);
+        const bool wanted = (type == ChannelType::Display && !display_) ||
+                            (type == ChannelType::Cursor && options_.connect_cursor && !cursor_) ||
+                            (type == ChannelType::Inputs && options_.connect_inputs && !inputs_);
+        if (!wanted) continue;
         LinkResult result;
         std::string why;
-        if (type == static_cast<std::uint8_t>(ChannelType::Display) && !display_) {
-            auto socket = open_linked(type, id, {}, result, why);
-            if (!socket) {
-                close(why);
-                return;
-            }
+        auto socket = open_linked(type, id, result, why);
+        if (!socket && type == ChannelType::Display) {
+            close(why);
+            return;
+        }
+        if (!socket) {
+            log(why + (type == ChannelType::Cursor ? " (continuing without a cursor)" : " (continuing without input)"));
+            continue;
+        }
+        Channel* channel = nullptr;
+        if (type == ChannelType::Display) {
             display_ = std::make_unique<DisplayChannel>(id, std::move(socket), result.mini_header, *this);
             display_->start(result.server_channel_caps);
-        } else if (type == static_cast<std::uint8_t>(ChannelType::Cursor) && options_.connect_cursor && !cursor_) {
-            auto socket = open_linked(type, id, {}, result, why);
-            if (!socket) {
-                log(why + " (continuing without a cursor)");
-                continue;
-            }
+            channel = display_.get();
+        } else if (type == ChannelType::Cursor) {
             cursor_ = std::make_unique<CursorChannel>(id, std::move(socket), result.mini_header, *this);
-        } else if (type == static_cast<std::uint8_t>(ChannelType::Inputs) && options_.connect_inputs && !inputs_) {
-            auto socket = open_linked(type, id, {}, result, why);
-            if (!socket) {
-                log(why + " (continuing without input)");
-                continue;
-            }
+            channel = cursor_.get();
+        } else {
             inputs_ = std::make_unique<InputsChannel>(std::move(socket), result.mini_header, *this);
+            channel = inputs_.get();
         }
+        channel->receive(result.leftover);
     }
 }
 

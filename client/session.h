@@ -119,9 +119,8 @@ public:
     void on_server_name(std::string name);
 
 private:
-    std::unique_ptr<Socket> open_socket(std::uint8_t type, std::uint8_t id, std::string& error);
-    std::unique_ptr<Socket> open_linked(std::uint8_t type, std::uint8_t id, std::vector<std::uint32_t> caps,
-                                        LinkResult& result, std::string& error);
+    std::unique_ptr<Socket> open_socket(ChannelType type, std::uint8_t id, std::string& error);
+    std::unique_ptr<Socket> open_linked(ChannelType type, std::uint8_t id, LinkResult& result, std::string& error);
     std::vector<Channel*> channels();
 
     SessionOptions options_;
