@@ -53,7 +53,7 @@ void Channel::send_raw(std::uint16_t type, wire::ByteView body) {
     }
     const auto framed = wire::frame_message(mini_header_, ++send_serial_, type, body);
     out_.insert(out_.end(), framed.begin(), framed.end());
-    on_writable();
+    if (!batching_) on_writable();
 }
 
 void Channel::on_writable() {
@@ -101,6 +101,7 @@ void Channel::resume() {
 }
 
 void Channel::process_buffer() {
+    batching_ = true;
     while (!failed() && !waiting()) {
         auto next = framer_.next();
         if (!next) break;
@@ -121,6 +122,8 @@ void Channel::process_buffer() {
             ack_countdown_ = ack_window_;
         }
     }
+    batching_ = false;
+    on_writable();
 }
 
 bool Channel::dispatch_list(wire::ByteView body, std::uint32_t offset) {

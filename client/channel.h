@@ -102,6 +102,8 @@ private:
     wire::MessageFramer framer_;
     std::vector<std::uint8_t> out_;
     std::uint64_t send_serial_ = 0;
+    // While a batch of received messages is handled, replies are written once at the end.
+    bool batching_ = false;
     std::uint64_t received_serial_ = 0;
 
     std::uint32_t ack_window_ = 0;

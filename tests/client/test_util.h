@@ -119,12 +119,14 @@ inline proto::wire::MsgDisplayDrawFill solid_fill(proto::Rect box, std::uint32_t
 
 // Runs the headless client against `server` with a short timeout.
 inline HeadlessResult run_client(const FakeServer& server, double timeout_s = 5, unsigned marks = 1,
-                                 std::string password = "") {
+                                 std::string password = "", std::vector<std::string>* log = nullptr) {
     SessionOptions s;
     s.endpoint = server.endpoint();
     s.password = std::move(password);
     s.link_timeout_ms = 3000;
-    s.log = [](const std::string&) {};
+    s.log = [log](const std::string& line) {
+        if (log) log->push_back(line);
+    };
     HeadlessOptions h;
     h.after_marks = marks;
     h.timeout_s = timeout_s;
