@@ -17,9 +17,13 @@ struct FileClose {
 std::uint8_t expand5(unsigned v) { return static_cast<std::uint8_t>(v << 3 | v >> 2); }
 std::uint8_t expand6(unsigned v) { return static_cast<std::uint8_t>(v << 2 | v >> 4); }
 
+// libpng reports through these; the message is replaced by ours, so stay quiet.
+[[noreturn]] void png_quiet_error(png_structp png, png_const_charp) { png_longjmp(png, 1); }
+void png_quiet_warning(png_structp, png_const_charp) {}
+
 // Kept outside the functions that call setjmp so no local with a destructor is live across it.
 bool png_write_rows(std::FILE* f, const RgbImage& image, std::string& error) {
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, png_quiet_error, png_quiet_warning);
     png_infop info = png ? png_create_info_struct(png) : nullptr;
     if (!info) {
         png_destroy_write_struct(&png, nullptr);
@@ -44,7 +48,7 @@ bool png_write_rows(std::FILE* f, const RgbImage& image, std::string& error) {
 }
 
 bool png_read_rows(std::FILE* f, RgbImage& image, std::string& error) {
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, nullptr, png_quiet_error, png_quiet_warning);
     png_infop info = png ? png_create_info_struct(png) : nullptr;
     if (!info) {
         png_destroy_read_struct(&png, nullptr, nullptr);

@@ -100,6 +100,8 @@ public:
     const CursorState& cursor() const;
     SessionStats stats() const;
     bool display_linked() const { return display_ != nullptr; }
+    bool inputs_linked() const { return inputs_ != nullptr; }
+    bool cursor_linked() const { return cursor_ != nullptr; }
 
     // Inputs (ignored until the inputs channel is linked).
     void key_down(std::uint32_t spice_scancode);
