@@ -1,1 +1,0 @@
-// Anchor for the client/ library until the SPICE client lands.
