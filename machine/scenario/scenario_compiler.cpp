@@ -30,13 +30,13 @@ enum class Kind {
 };
 
 struct EnumValue {
-    const char* name;
-    std::uint32_t value;
+    const char* name = nullptr;
+    std::uint32_t value = 0;
 };
 
 struct Param {
-    const char* name;
-    Kind kind;
+    const char* name = nullptr;
+    Kind kind = Kind::Int;
     std::array<int, 4> slots{-1, -1, -1, -1};
     bool positional = false;
     bool required = false;
@@ -47,8 +47,8 @@ struct Param {
 };
 
 struct Command {
-    const char* word;
-    std::uint32_t op;
+    const char* word = nullptr;
+    std::uint32_t op = 0;
     std::vector<std::uint32_t> defaults;  // one per argument slot
     std::vector<Param> params;
     bool needs_vdiport = false;
@@ -909,7 +909,7 @@ private:
     }
 
     struct Step {
-        std::uint32_t op;
+        std::uint32_t op = 0;
         std::vector<std::uint32_t> args;
         std::string text;
     };

@@ -134,8 +134,6 @@ GuestRun run_on_qemu(const std::vector<std::uint8_t>& module, const RunOptions& 
     std::vector<std::string> args = {"qemu-system-i386",
                                      "-kernel",
                                      options.guest_elf,
-                                     "-initrd",
-                                     module_path.string(),
                                      "-vga",
                                      "qxl",
                                      "-display",
@@ -151,6 +149,7 @@ GuestRun run_on_qemu(const std::vector<std::uint8_t>& module, const RunOptions& 
                                      "none",
                                      "-net",
                                      "none"};
+    if (options.pass_module) args.insert(args.end(), {"-initrd", module_path.string()});
     if (options.with_spice) {
         const int port = free_port();
         args.insert(args.end(), {"-spice", "port=" + std::to_string(port) + ",addr=127.0.0.1,disable-ticketing=on"});

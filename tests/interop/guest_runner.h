@@ -27,6 +27,7 @@ struct RunOptions {
     std::string guest_elf;
     std::chrono::milliseconds timeout{20000};
     bool with_spice = false;  // also start a SPICE server on a free loopback port
+    bool pass_module = true;  // false boots the guest without a multiboot module
 };
 
 GuestRun run_on_qemu(const std::vector<std::uint8_t>& module, const RunOptions& options);

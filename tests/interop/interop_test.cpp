@@ -192,6 +192,16 @@ TEST(InteropCompare, TwoQemuRunsOfTheSameScenarioAgree) {
     EXPECT_TRUE(diffs.empty()) << diffs[0];
 }
 
+TEST(InteropGuest, MissingModuleIsReportedAndExitsWithCodeTwo) {
+    auto options = qemu_options();
+    options.pass_module = false;
+    const auto run = run_on_qemu({}, options);
+    ASSERT_TRUE(run.started) << run.diagnostics;
+    EXPECT_EQ(run.exit_status, kQemuExitBadModule) << describe(run);
+    EXPECT_NE(std::find(run.serial.begin(), run.serial.end(), "ERROR no scenario module"), run.serial.end())
+        << describe(run);
+}
+
 // Module corruptions the guest must reject before running anything.
 struct Corruption {
     const char* name;
@@ -245,6 +255,23 @@ INSTANTIATE_TEST_SUITE_P(
                                      refresh_crc(m);
                                  },
                                  "step header past the end"},
+                      Corruption{"ShorterThanHeader", [](auto& m) { m.resize(12); }, "module shorter than its header"},
+                      Corruption{"TextTooLong",
+                                 [](auto& m) {
+                                     // The second step is the fill (16 args); give it a 300-byte text length.
+                                     const std::size_t step = QXSC_HEADER_SIZE + 8 + 4 * 4;
+                                     m[step + 4] = 300 & 0xFF;
+                                     m[step + 5] = 300 >> 8;
+                                     refresh_crc(m);
+                                 },
+                                 "text too long"},
+                      Corruption{"StepPastTheEnd",
+                                 [](auto& m) {
+                                     const std::size_t step = QXSC_HEADER_SIZE + 8 + 4 * 4;
+                                     m[step + 4] = 200;
+                                     refresh_crc(m);
+                                 },
+                                 "step past the end"},
                       Corruption{"TrailingBytes",
                                  [](auto& m) {
                                      m.insert(m.end(), {0, 0, 0, 0});
