@@ -87,7 +87,7 @@ std::unique_ptr<Emulator> Emulator::create(EmulatorOptions options, std::string&
     emu->server_->set_input_sink(emu->input_.get());
     board.i8042().enable_host_input();
     emu->qxl_->set_consumer(emu->server_.get());
-    // AGENT_PEER_WIRING (pending server merge)
+    if (emu->vdiport_) emu->vdiport_->set_peer(emu->server_.get());
     return emu;
 }
 
