@@ -279,3 +279,34 @@ TEST_F(HostFixture, SharedLineStaysHighWhileAnyDeviceAsserts) {
     EXPECT_FALSE(pic.levels[10]);
     EXPECT_FALSE(pic.levels[11]);
 }
+
+TEST_F(HostFixture, FirmwareSizesAndPlaces64BitBarBelow4GiB) {
+    class Bar64Device : public PciDevice {
+    public:
+        Bar64Device() : PciDevice("bar64", TestDevice::identity()), mem(1u << 20, 0x33) {
+            BarSpec b;
+            b.kind = BarKind::Memory64;
+            b.prefetchable = true;
+            b.size = mem.size();
+            b.name = "vram64";
+            b.host = mem.data();
+            declare_bar(4, b);
+        }
+        std::vector<std::uint8_t> mem;
+    } dev;
+    ASSERT_TRUE(host.plug(4, 0, dev));
+    dev.config_write(0x20, 4, 0xffffffff);
+    EXPECT_EQ(dev.config_read(0x20, 4), 0xfff0000cu);  // 64-bit, prefetchable
+    dev.config_write(0x24, 4, 0xffffffff);
+    EXPECT_EQ(dev.config_read(0x24, 4), 0xffffffffu);  // upper half: all address bits
+    dev.config_write(0x20, 4, 0);
+    dev.config_write(0x24, 4, 0);
+    const PciAssignReport report = host.assign_resources();
+    ASSERT_EQ(report.assigned.size(), 1u);
+    EXPECT_EQ(report.assigned[0].bar, 4u);
+    EXPECT_EQ(report.assigned[0].size_bytes, 1u << 20);
+    EXPECT_EQ(dev.bar_address(4), 0xfeb00000u);
+    EXPECT_EQ(dev.config_read(0x24, 4), 0u);
+    EXPECT_EQ(memory.read8(0xfeb00000), 0x33);
+    EXPECT_EQ(dev.config_read(0x3c, 1), 11u);  // slot 4 INTA -> PIRQD -> IRQ 11
+}
