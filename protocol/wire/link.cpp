@@ -56,6 +56,10 @@ CapabilitySet default_client_channel_caps(ChannelType channel) {
 
 namespace {
 
+// What may pile up before the link completes: a link message, a mechanism and a ticket, plus
+// generous room for data pipelined behind them. More means a peer that is not speaking SPICE.
+constexpr std::size_t kMaxPendingLinkBytes = 64 * 1024;
+
 void put_header(Bytes& out, std::uint32_t size) {
     put_le(out, kLinkMagic);
     put_le(out, kVersionMajor);
@@ -263,6 +267,8 @@ void LinkServer::feed(ByteView bytes) {
     if (state_ == State::Failed) return;
     in_.insert(in_.end(), bytes.begin(), bytes.end());
     step();
+    if (state_ != State::Linked && state_ != State::Failed && in_.size() > kMaxPendingLinkBytes)
+        fail_with_result(LinkError::InvalidData, "peer sent far more than a link stage before linking");
 }
 
 Bytes LinkServer::take_output() { return std::exchange(out_, {}); }
@@ -397,6 +403,8 @@ void LinkClient::feed(ByteView bytes) {
     if (state_ == State::Failed) return;
     in_.insert(in_.end(), bytes.begin(), bytes.end());
     step();
+    if (state_ != State::Linked && state_ != State::Failed && in_.size() > kMaxPendingLinkBytes)
+        fail(LinkError::Ok, "peer sent far more than a link stage before linking");
 }
 
 Bytes LinkClient::take_output() { return std::exchange(out_, {}); }

@@ -365,3 +365,21 @@ TEST(WireLinkClient, ReportsServerErrorReply) {
 
 }  // namespace
 }  // namespace qxlbox::proto::wire
+
+namespace qxlbox::proto::wire {
+namespace {
+
+TEST(WireLinkServer, PeerFloodingBeforeTheLinkCompletesIsCutOff) {
+    LinkClient client(LinkClientConfig{});
+    LinkServer server(server_config(false, ""));
+    server.feed(client.take_output());
+    client.feed(server.take_output());
+    Bytes flood = client.take_output();  // mechanism + a valid ticket
+    flood.resize(flood.size() + 200000, 0x11);
+    server.feed(flood);
+    EXPECT_EQ(server.state(), LinkServer::State::Failed);
+    EXPECT_EQ(server.failure(), LinkError::InvalidData);
+}
+
+}  // namespace
+}  // namespace qxlbox::proto::wire

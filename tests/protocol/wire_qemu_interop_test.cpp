@@ -341,7 +341,9 @@ TEST(WireQemuInterop, EveryDisplayMessageFromQemuDemarshalsAndItsLzImagesDecode)
                 ASSERT_TRUE(display->send(MsgcAckSync{ack->generation}));
                 continue;
             }
-            if (auto* ping = std::get_if<MsgPing>(&*m)) ASSERT_TRUE(display->send(MsgcPong{ping->id, ping->timestamp}));
+            if (auto* ping = std::get_if<MsgPing>(&*m)) {
+                ASSERT_TRUE(display->send(MsgcPong{ping->id, ping->timestamp}));
+            }
             if (std::holds_alternative<MsgDisplaySurfaceCreate>(*m)) ++surfaces;
             if (std::holds_alternative<MsgDisplayMark>(*m)) mark = true;
             if (auto* copy = std::get_if<MsgDisplayDrawCopy>(&*m)) {
