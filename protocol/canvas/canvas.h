@@ -16,10 +16,14 @@
 // - indexed bitmaps: a missing palette is an error; an index beyond the palette draws pixel
 //   value 0; 1BIT_LE and 4BIT_LE are decoded (spice-common rejects them);
 // - ROP3 implements all 256 ternary codes (spice-common leaves the 38 codes that do not use all
-//   three operands unimplemented and draws nothing for them), also on 8-bit surfaces;
-// - SURFACE sources of another depth are converted (spice-common asserts);
-// - styled (dashed) strokes step the dash list along the thin-line pixels (spice-common uses
-//   the X server's wide-dash code with width 1; sloped dashes may differ at dash ends);
+//   three operands unimplemented and draws nothing for them), also on 8- and 1-bit surfaces;
+// - SURFACE sources of another depth are converted (spice-common asserts); masks must be 1-bit
+//   bitmaps or A1 surfaces (spice-common reads any surface's bits as a 1-bit mask);
+// - styled (dashed) strokes decide on/off per thin-line pixel by its distance along the
+//   polyline (spice-common fills width-1 dash polygons with the X server's wide-dash code;
+//   sloped dashes may differ by a pixel at dash ends);
+// - Bézier flattening stops after 16 levels (spice-common recurses forever on a curve whose
+//   four points coincide);
 // - malformed commands (Bézier point counts, short glyph data, vector glyph strings, TEXT with
 //   a back area and fore_mode other than OP_PUT) are rejected before anything is drawn, where
 //   spice-common may have drawn part of the command.

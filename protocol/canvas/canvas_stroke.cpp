@@ -35,8 +35,9 @@ struct IntPoint {
     int y = 0;
 };
 
-std::int64_t dot(std::int64_t x1, std::int64_t y1, std::int64_t x2, std::int64_t y2) {
-    return (x1 * x2 + y1 * y2) >> 4;
+// 28.4 dot product; 128-bit because hostile coordinates reach 2^33 in differences.
+Int128 dot(std::int64_t x1, std::int64_t y1, std::int64_t x2, std::int64_t y2) {
+    return (static_cast<Int128>(x1) * x2 + static_cast<Int128>(y1) * y2) >> 4;
 }
 
 // Recursion bound: 2^16 segments per curve is far below a pixel for any surface we accept, and
@@ -50,13 +51,13 @@ struct FixPoint64 {
 
 void subdivide_bezier(std::vector<IntPoint>& pts, FixPoint64 p0, FixPoint64 p1, FixPoint64 p2, FixPoint64 p3,
                       int depth) {
-    const std::int64_t a2 = dot(p1.x - p0.x, p1.y - p0.y, p1.x - p0.x, p1.y - p0.y);
-    const std::int64_t b2 = dot(p3.x - p0.x, p3.y - p0.y, p3.x - p0.x, p3.y - p0.y);
-    const std::int64_t c2 = dot(p2.x - p3.x, p2.y - p3.y, p2.x - p3.x, p2.y - p3.y);
-    const std::int64_t ab = dot(p1.x - p0.x, p1.y - p0.y, p3.x - p0.x, p3.y - p0.y);
-    const std::int64_t cb = dot(p2.x - p3.x, p2.y - p3.y, p0.x - p3.x, p0.y - p3.y);
-    const Int128 h1 = (static_cast<Int128>(a2) * b2 - static_cast<Int128>(ab) * ab) >> 3;
-    const Int128 h2 = (static_cast<Int128>(c2) * b2 - static_cast<Int128>(cb) * cb) >> 3;
+    const Int128 a2 = dot(p1.x - p0.x, p1.y - p0.y, p1.x - p0.x, p1.y - p0.y);
+    const Int128 b2 = dot(p3.x - p0.x, p3.y - p0.y, p3.x - p0.x, p3.y - p0.y);
+    const Int128 c2 = dot(p2.x - p3.x, p2.y - p3.y, p2.x - p3.x, p2.y - p3.y);
+    const Int128 ab = dot(p1.x - p0.x, p1.y - p0.y, p3.x - p0.x, p3.y - p0.y);
+    const Int128 cb = dot(p2.x - p3.x, p2.y - p3.y, p0.x - p3.x, p0.y - p3.y);
+    const Int128 h1 = (a2 * b2 - ab * ab) >> 3;
+    const Int128 h2 = (c2 * b2 - cb * cb) >> 3;
     if ((h1 < b2 && h2 < b2) || depth >= kMaxBezierDepth) {
         pts.push_back({fix_to_int(static_cast<std::int32_t>(p3.x)), fix_to_int(static_cast<std::int32_t>(p3.y))});
         return;

@@ -116,7 +116,12 @@ public:
                 PathSeg seg;
                 seg.flags = static_cast<std::uint32_t>(range(0, 31));
                 const int n = range(0, 7);
-                for (int k = 0; k < n; ++k) seg.points.push_back({coord() * (chance(50) ? 16 : 1), coord() * 16});
+                auto fixed = [](int v, std::uint32_t scale) {
+                    return static_cast<std::int32_t>(static_cast<std::uint32_t>(v) * scale);
+                };
+                for (int k = 0; k < n; ++k) {
+                    seg.points.push_back({fixed(coord(), chance(50) ? 16u : 1u), fixed(coord(), 16u)});
+                }
                 s.path.segments.push_back(seg);
             }
             s.attr.flags = static_cast<std::uint8_t>(range(0, 15));
