@@ -7,6 +7,9 @@
 #include <cstring>
 #include <memory>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "hw/qxl/qxl_defs.h"
 #include "hw/qxl/qxl_device.h"
 #include "hw/qxl/recording_consumer.h"
@@ -48,7 +51,7 @@ struct Machine {
     RecordingConsumer consumer;
     std::unique_ptr<QxlDevice> dev;
 
-    explicit Machine(ReleasePolicy policy) {
+    explicit Machine(ReleasePolicy policy = ReleasePolicy::Deferred) {
         QxlConfig c;
         c.ram_size_bytes = 16u << 20;
         c.vgamem_size_bytes = 8u << 20;
@@ -65,6 +68,33 @@ struct Machine {
         consumer.update_mode = RecordingConsumer::UpdateMode::CurrentPixels;
     }
     ~Machine() { dev->set_consumer(nullptr); }
+
+    // Back to power-on state between inputs: building a machine (a 4 GiB page table and
+    // 17 MiB of device memory) for every input would dominate the run time.
+    void restart(ReleasePolicy policy) {
+        consumer.commands.clear();
+        consumer.cursor_commands.clear();
+        consumer.monitors_configs.clear();
+        consumer.update_requests.clear();
+        consumer.refuse_commands = consumer.refuse_cursor = false;
+        dev->set_release_policy(policy);
+        zero(dev->ram(), dev->config().ram_size_bytes);
+        zero(dev->vram(), dev->config().vram_backing_bytes());
+        dev->reset();
+        run_ns(1000);
+    }
+    static void zero(std::uint8_t* p, std::uint64_t size) {
+        // Untouched pages cost nothing to drop; memset would touch all 16 MiB every time.
+        const std::uintptr_t page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+        const std::uintptr_t begin = (reinterpret_cast<std::uintptr_t>(p) + page - 1) & ~(page - 1);
+        const std::uintptr_t end = (reinterpret_cast<std::uintptr_t>(p) + size) & ~(page - 1);
+        if (end <= begin || madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) != 0) {
+            std::memset(p, 0, size);
+            return;
+        }
+        std::memset(p, 0, begin - reinterpret_cast<std::uintptr_t>(p));
+        std::memset(reinterpret_cast<void*>(end), 0, reinterpret_cast<std::uintptr_t>(p) + size - end);
+    }
 
     void run_ns(std::uint64_t ns) {
         const machine::Cycles target = sched.now() + sched.ns_to_cycles(ns);
@@ -123,7 +153,8 @@ std::uint64_t pointer(Reader& in) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     Reader in(data, size);
-    Machine m(in.u8() & 1 ? ReleasePolicy::Deferred : ReleasePolicy::Immediate);
+    static Machine m;
+    m.restart(in.u8() & 1 ? ReleasePolicy::Deferred : ReleasePolicy::Immediate);
     m.boot();
     int steps = 0;
     while (!in.done() && steps++ < 512) {
