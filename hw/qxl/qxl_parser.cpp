@@ -1,5 +1,6 @@
 #include "hw/qxl/qxl_parser.h"
 
+#include <cstdio>
 #include <cstring>
 #include <unordered_set>
 
@@ -28,6 +29,11 @@ bool rect_ordered(const proto::Rect& r) { return r.left <= r.right && r.top <= r
 constexpr std::int32_t kMaxCoord = 1 << 28;
 bool rect_sane(const proto::Rect& r) {
     return rect_ordered(r) && r.left >= -kMaxCoord && r.top >= -kMaxCoord && r.right <= kMaxCoord && r.bottom <= kMaxCoord;
+}
+std::string hex(std::uint64_t v) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+    return buf;
 }
 std::string rect_str(const proto::Rect& r) {
     return "(" + std::to_string(r.left) + "," + std::to_string(r.top) + ")-(" + std::to_string(r.right) + "," +
@@ -721,7 +727,7 @@ ParsedCommand CommandParser::parse_command(std::uint32_t type, std::uint64_t phy
     std::uint8_t rel[8];
     auto loc = env_.slots->translate(phys, 8);
     if (!loc.loc) {
-        out.error = "command at 0x" + std::to_string(phys) + ": bad pointer: " + loc.error;
+        out.error = "command at " + hex(phys) + ": bad pointer: " + loc.error;
         return out;
     }
     if (!read(phys, 0, rel, sizeof rel, "release info")) {

@@ -4,6 +4,8 @@
 // from here; the only acceptable outcomes are valid commands or a guest-bug state.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -151,16 +153,30 @@ std::uint64_t pointer(Reader& in) {
 
 }  // namespace
 
+// Totals over all inputs, for the replay driver's summary line.
+extern "C" {
+std::uint64_t qxl_fuzz_commands_parsed = 0;
+std::uint64_t qxl_fuzz_guest_bugs = 0;
+std::uint64_t qxl_fuzz_offered = 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     Reader in(data, size);
     static Machine m;
     m.restart(in.u8() & 1 ? ReleasePolicy::Deferred : ReleasePolicy::Immediate);
+    const std::uint64_t parsed_before = m.dev->commands_parsed();
+    const std::uint64_t bugs_before = m.dev->guest_bug_count();
     m.boot();
     int steps = 0;
     while (!in.done() && steps++ < 512) {
         const std::uint8_t op = in.u8();
-        switch (op % 12) {
-        case 0: m.out(in.u8() % 32, in.u8()); break;
+        switch (op % 13) {
+        case 0: {
+            const std::uint8_t port = in.u8() % 32;
+            m.out(port, in.u8());
+            if (port == QXL_IO_RESET) m.boot();  // a driver re-initialises after a reset
+            break;
+        }
         case 1: {  // bytes into the window
             const std::uint32_t off = in.u16() % kWindowBytes;
             const std::uint8_t len = in.u8();
@@ -215,6 +231,35 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             m.push(ram::cmd_ring, make_phys(1, s - kBar0), QXL_CMD_SURFACE);
             break;
         }
+        case 12: {  // a well-formed drawable with a bitmap, then a few fuzzed bytes in it
+            const std::uint64_t d = kWindow + (in.u16() % (kWindowBytes / 2));
+            const std::uint64_t img = d + 192, chunk = img + 48;
+            const std::uint32_t w = 1 + in.u8() % 16, hgt = 1 + in.u8() % 16;
+            const std::uint8_t type = static_cast<std::uint8_t>(1 + in.u8() % 14);
+            std::uint8_t* base = m.dev->ram();
+            std::memset(base + d, 0, 192 + 48 + 20);
+            st64(base + d, in.u8());
+            st8(base + d + 12, 1);
+            st8(base + d + 13, type);
+            st32(base + d + 31 + 8, hgt);
+            st32(base + d + 31 + 12, w);
+            for (int i = 0; i < 3; ++i) st32(base + d + 63 + 4 * i, 0xffffffffu);
+            // Payload: every type with a source image has it at u+0 (alpha blend at u+3).
+            const std::size_t img_at = type == 13 ? 3 : type == 14 ? 4 : 0;
+            st64(base + d + 123 + img_at, make_phys(1, img));
+            st32(base + d + 123 + img_at + 8 + 8, hgt);
+            st32(base + d + 123 + img_at + 8 + 12, w);
+            st8(base + img + 18, 8);
+            st8(base + img + 19, QXL_BITMAP_TOP_DOWN);
+            st32(base + img + 20, w);
+            st32(base + img + 24, hgt);
+            st32(base + img + 28, w * 4);
+            st64(base + img + 40, make_phys(1, chunk));
+            st32(base + chunk, w * hgt * 4);
+            for (int n = in.u8() % 4; n > 0; --n) base[d + in.u8() % 192] = in.u8();
+            m.push(ram::cmd_ring, make_phys(1, d), QXL_CMD_DRAW);
+            break;
+        }
         default: {  // a monitors config pointer + request
             const std::uint64_t p = pointer(in);
             m.mem.write32(m.hdr() + ram::monitors_config, static_cast<std::uint32_t>(p));
@@ -225,5 +270,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
     }
     m.run_ns(200000);
+    static const bool verbose = std::getenv("QXL_FUZZ_VERBOSE") != nullptr;
+    if (verbose && m.dev->guest_bug()) std::fprintf(stderr, "guest bug: %s\n", m.dev->last_guest_bug().c_str());
+    qxl_fuzz_commands_parsed += m.dev->commands_parsed() - parsed_before;
+    qxl_fuzz_guest_bugs += m.dev->guest_bug_count() - bugs_before;
+    qxl_fuzz_offered += m.consumer.commands.size() + m.consumer.cursor_commands.size();
     return 0;
 }
