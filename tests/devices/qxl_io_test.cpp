@@ -194,7 +194,8 @@ TEST(QxlIo, UpdateAreaEmptyRectIsForgivenAndCancelsAsync) {
     h.out(QXL_IO_UPDATE_AREA_ASYNC);
     EXPECT_FALSE(h.dev->guest_bug());
     EXPECT_EQ(h.dev->current_async(), kNoAsyncIo);
-    EXPECT_EQ(h.int_pending() & (QXL_INTERRUPT_IO_CMD | QXL_INTERRUPT_ERROR), QXL_INTERRUPT_IO_CMD | QXL_INTERRUPT_ERROR);
+    EXPECT_EQ(h.int_pending() & (QXL_INTERRUPT_IO_CMD | QXL_INTERRUPT_ERROR),
+              QXL_INTERRUPT_IO_CMD | QXL_INTERRUPT_ERROR);
 }
 
 TEST(QxlIo, UpdateAreaInvertedRectIsAGuestBug) {
@@ -396,10 +397,10 @@ TEST(QxlInterrupt, ClientMonitorsConfigOnlyWhenGuestListens) {
     h.set_int_mask(0x27);
     EXPECT_TRUE(h.dev->client_monitors_config({{0, 0, 800, 600, 10, 20, 0}}));
     EXPECT_EQ(h.mem.read16(kBar2 + rom::client_monitors_config), 1u);
-    EXPECT_EQ(h.rom32(rom::client_monitors_config + 4), 20u);       // top = y
-    EXPECT_EQ(h.rom32(rom::client_monitors_config + 4 + 4), 10u);   // left = x
-    EXPECT_EQ(h.rom32(rom::client_monitors_config + 4 + 8), 620u);  // bottom
-    EXPECT_EQ(h.rom32(rom::client_monitors_config + 4 + 12), 810u); // right
+    EXPECT_EQ(h.rom32(rom::client_monitors_config + 4), 20u);        // top = y
+    EXPECT_EQ(h.rom32(rom::client_monitors_config + 4 + 4), 10u);    // left = x
+    EXPECT_EQ(h.rom32(rom::client_monitors_config + 4 + 8), 620u);   // bottom
+    EXPECT_EQ(h.rom32(rom::client_monitors_config + 4 + 12), 810u);  // right
     EXPECT_EQ(h.int_pending() & QXL_INTERRUPT_CLIENT_MONITORS_CONFIG, QXL_INTERRUPT_CLIENT_MONITORS_CONFIG);
     // Same config again: nothing changed, no new interrupt.
     h.set_ram32(ram::int_pending, 0);

@@ -85,7 +85,8 @@ TEST(QxlState, CorruptedHeaderBytesNeverBreakTheDevice) {
     int rejected = 0;
     // Every 13th byte of the non-buffer part, set to 0xff: each load either fails cleanly or
     // yields a device that still works.
-    const std::size_t header_bytes = 4 + 4 + 8 * 4 + 1 + 4 + 2 + 24 + 1 + 1 + 4 + 1 + 4 + 8 * 43 + 4 + 25 + 4 + 1 + 1 + 8;
+    const std::size_t header_bytes =
+        4 + 4 + 8 * 4 + 1 + 4 + 2 + 24 + 1 + 1 + 4 + 1 + 4 + 8 * 43 + 4 + 25 + 4 + 1 + 1 + 8;
     for (std::size_t pos = 0; pos < header_bytes; pos += 13) {
         auto state = good;
         state[pos] = 0xff;

@@ -144,10 +144,14 @@ std::uint64_t pointer(Reader& in) {
     const std::uint8_t kind = in.u8();
     const std::uint32_t off = in.u16();
     switch (kind & 3) {
-    case 0: return make_phys(1, kWindow + off % kWindowBytes);
-    case 1: return make_phys(2, off % (64u << 10));
-    case 2: return make_phys(1, kWindow + off % kWindowBytes, kind >> 2);
-    default: return in.u64();
+        case 0:
+            return make_phys(1, kWindow + off % kWindowBytes);
+        case 1:
+            return make_phys(2, off % (64u << 10));
+        case 2:
+            return make_phys(1, kWindow + off % kWindowBytes, kind >> 2);
+        default:
+            return in.u64();
     }
 }
 
@@ -171,102 +175,111 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     while (!in.done() && steps++ < 512) {
         const std::uint8_t op = in.u8();
         switch (op % 13) {
-        case 0: {
-            const std::uint8_t port = in.u8() % 32;
-            m.out(port, in.u8());
-            if (port == QXL_IO_RESET) m.boot();  // a driver re-initialises after a reset
-            break;
-        }
-        case 1: {  // bytes into the window
-            const std::uint32_t off = in.u16() % kWindowBytes;
-            const std::uint8_t len = in.u8();
-            for (std::uint8_t i = 0; i < len && off + i < kWindowBytes; ++i) m.mem.write8(kBar0 + kWindow + off + i, in.u8());
-            break;
-        }
-        case 2: {  // a pointer into the window
-            const std::uint32_t off = in.u16() % (kWindowBytes - 8);
-            const std::uint64_t p = pointer(in);
-            m.mem.write32(kBar0 + kWindow + off, static_cast<std::uint32_t>(p));
-            m.mem.write32(kBar0 + kWindow + off + 4, static_cast<std::uint32_t>(p >> 32));
-            break;
-        }
-        case 3: m.push(ram::cmd_ring, pointer(in), in.u8() % 7); break;
-        case 4: m.push(ram::cursor_ring, pointer(in), in.u8() % 5); break;
-        case 5: m.mem.write32(m.hdr() + (in.u16() % ram::size & ~3u), in.u32()); break;
-        case 6: m.run_ns(std::uint64_t{in.u16()} * 50); break;
-        case 7: {
-            const std::uint8_t what = in.u8();
-            if (what & 1) m.consumer.refuse_commands = !m.consumer.refuse_commands;
-            if (what & 2) m.consumer.refuse_cursor = !m.consumer.refuse_cursor;
-            if (what & 4) m.consumer.release_all();
-            if (what & 8) m.dev->wakeup();
-            break;
-        }
-        case 8: {
-            std::vector<proto::MonitorHead> heads(in.u8());
-            for (auto& h : heads) h = proto::MonitorHead{0, 0, in.u16(), in.u16(), in.u16(), in.u16(), 0};
-            m.dev->client_monitors_config(heads);
-            m.dev->set_client_capabilities(in.u8() & 1, {in.u8(), in.u8()});
-            break;
-        }
-        case 9: {
-            const std::uint32_t id = in.u8() % 70;
-            if (auto px = m.dev->read_surface(id)) {
-                px->area = proto::Rect{static_cast<std::int8_t>(in.u8()), static_cast<std::int8_t>(in.u8()),
-                                       static_cast<std::int8_t>(in.u8()), static_cast<std::int8_t>(in.u8())};
-                m.dev->write_surface_area(id, *px);
+            case 0: {
+                const std::uint8_t port = in.u8() % 32;
+                m.out(port, in.u8());
+                if (port == QXL_IO_RESET) m.boot();  // a driver re-initialises after a reset
+                break;
             }
-            break;
-        }
-        case 10: {  // a well-formed surface create (so later commands can target it)
-            const std::uint64_t s = kBar0 + kWindow + (in.u16() % (kWindowBytes - 64));
-            m.mem.write32(s + 8, in.u8() % 70);
-            m.mem.write8(s + 12, 0);
-            m.mem.write32(s + 17, 32);
-            m.mem.write32(s + 21, 1 + in.u8() % 32);
-            m.mem.write32(s + 25, 1 + in.u8() % 32);
-            m.mem.write32(s + 29, 128);
-            m.mem.write32(s + 33, 0);
-            m.mem.write32(s + 37, 0x02000000);
-            m.push(ram::cmd_ring, make_phys(1, s - kBar0), QXL_CMD_SURFACE);
-            break;
-        }
-        case 12: {  // a well-formed drawable with a bitmap, then a few fuzzed bytes in it
-            const std::uint64_t d = kWindow + (in.u16() % (kWindowBytes / 2));
-            const std::uint64_t img = d + 192, chunk = img + 48;
-            const std::uint32_t w = 1 + in.u8() % 16, hgt = 1 + in.u8() % 16;
-            const std::uint8_t type = static_cast<std::uint8_t>(1 + in.u8() % 14);
-            std::uint8_t* base = m.dev->ram();
-            std::memset(base + d, 0, 192 + 48 + 20);
-            st64(base + d, in.u8());
-            st8(base + d + 12, 1);
-            st8(base + d + 13, type);
-            st32(base + d + 31 + 8, hgt);
-            st32(base + d + 31 + 12, w);
-            for (int i = 0; i < 3; ++i) st32(base + d + 63 + 4 * i, 0xffffffffu);
-            // Payload: every type with a source image has it at u+0 (alpha blend at u+3).
-            const std::size_t img_at = type == 13 ? 3 : type == 14 ? 4 : 0;
-            st64(base + d + 123 + img_at, make_phys(1, img));
-            st32(base + d + 123 + img_at + 8 + 8, hgt);
-            st32(base + d + 123 + img_at + 8 + 12, w);
-            st8(base + img + 18, 8);
-            st8(base + img + 19, QXL_BITMAP_TOP_DOWN);
-            st32(base + img + 20, w);
-            st32(base + img + 24, hgt);
-            st32(base + img + 28, w * 4);
-            st64(base + img + 40, make_phys(1, chunk));
-            st32(base + chunk, w * hgt * 4);
-            for (int n = in.u8() % 4; n > 0; --n) base[d + in.u8() % 192] = in.u8();
-            m.push(ram::cmd_ring, make_phys(1, d), QXL_CMD_DRAW);
-            break;
-        }
-        default: {  // a monitors config pointer + request
-            const std::uint64_t p = pointer(in);
-            m.mem.write32(m.hdr() + ram::monitors_config, static_cast<std::uint32_t>(p));
-            m.mem.write32(m.hdr() + ram::monitors_config + 4, static_cast<std::uint32_t>(p >> 32));
-            m.out(QXL_IO_MONITORS_CONFIG_ASYNC, 0);
-            break;
-        }
+            case 1: {  // bytes into the window
+                const std::uint32_t off = in.u16() % kWindowBytes;
+                const std::uint8_t len = in.u8();
+                for (std::uint8_t i = 0; i < len && off + i < kWindowBytes; ++i)
+                    m.mem.write8(kBar0 + kWindow + off + i, in.u8());
+                break;
+            }
+            case 2: {  // a pointer into the window
+                const std::uint32_t off = in.u16() % (kWindowBytes - 8);
+                const std::uint64_t p = pointer(in);
+                m.mem.write32(kBar0 + kWindow + off, static_cast<std::uint32_t>(p));
+                m.mem.write32(kBar0 + kWindow + off + 4, static_cast<std::uint32_t>(p >> 32));
+                break;
+            }
+            case 3:
+                m.push(ram::cmd_ring, pointer(in), in.u8() % 7);
+                break;
+            case 4:
+                m.push(ram::cursor_ring, pointer(in), in.u8() % 5);
+                break;
+            case 5:
+                m.mem.write32(m.hdr() + (in.u16() % ram::size & ~3u), in.u32());
+                break;
+            case 6:
+                m.run_ns(std::uint64_t{in.u16()} * 50);
+                break;
+            case 7: {
+                const std::uint8_t what = in.u8();
+                if (what & 1) m.consumer.refuse_commands = !m.consumer.refuse_commands;
+                if (what & 2) m.consumer.refuse_cursor = !m.consumer.refuse_cursor;
+                if (what & 4) m.consumer.release_all();
+                if (what & 8) m.dev->wakeup();
+                break;
+            }
+            case 8: {
+                std::vector<proto::MonitorHead> heads(in.u8());
+                for (auto& h : heads) h = proto::MonitorHead{0, 0, in.u16(), in.u16(), in.u16(), in.u16(), 0};
+                m.dev->client_monitors_config(heads);
+                m.dev->set_client_capabilities(in.u8() & 1, {in.u8(), in.u8()});
+                break;
+            }
+            case 9: {
+                const std::uint32_t id = in.u8() % 70;
+                if (auto px = m.dev->read_surface(id)) {
+                    px->area = proto::Rect{static_cast<std::int8_t>(in.u8()), static_cast<std::int8_t>(in.u8()),
+                                           static_cast<std::int8_t>(in.u8()), static_cast<std::int8_t>(in.u8())};
+                    m.dev->write_surface_area(id, *px);
+                }
+                break;
+            }
+            case 10: {  // a well-formed surface create (so later commands can target it)
+                const std::uint64_t s = kBar0 + kWindow + (in.u16() % (kWindowBytes - 64));
+                m.mem.write32(s + 8, in.u8() % 70);
+                m.mem.write8(s + 12, 0);
+                m.mem.write32(s + 17, 32);
+                m.mem.write32(s + 21, 1 + in.u8() % 32);
+                m.mem.write32(s + 25, 1 + in.u8() % 32);
+                m.mem.write32(s + 29, 128);
+                m.mem.write32(s + 33, 0);
+                m.mem.write32(s + 37, 0x02000000);
+                m.push(ram::cmd_ring, make_phys(1, s - kBar0), QXL_CMD_SURFACE);
+                break;
+            }
+            case 12: {  // a well-formed drawable with a bitmap, then a few fuzzed bytes in it
+                const std::uint64_t d = kWindow + (in.u16() % (kWindowBytes / 2));
+                const std::uint64_t img = d + 192, chunk = img + 48;
+                const std::uint32_t w = 1 + in.u8() % 16, hgt = 1 + in.u8() % 16;
+                const std::uint8_t type = static_cast<std::uint8_t>(1 + in.u8() % 14);
+                std::uint8_t* base = m.dev->ram();
+                std::memset(base + d, 0, 192 + 48 + 20);
+                st64(base + d, in.u8());
+                st8(base + d + 12, 1);
+                st8(base + d + 13, type);
+                st32(base + d + 31 + 8, hgt);
+                st32(base + d + 31 + 12, w);
+                for (int i = 0; i < 3; ++i) st32(base + d + 63 + 4 * i, 0xffffffffu);
+                // Payload: every type with a source image has it at u+0 (alpha blend at u+3).
+                const std::size_t img_at = type == 13 ? 3 : type == 14 ? 4 : 0;
+                st64(base + d + 123 + img_at, make_phys(1, img));
+                st32(base + d + 123 + img_at + 8 + 8, hgt);
+                st32(base + d + 123 + img_at + 8 + 12, w);
+                st8(base + img + 18, 8);
+                st8(base + img + 19, QXL_BITMAP_TOP_DOWN);
+                st32(base + img + 20, w);
+                st32(base + img + 24, hgt);
+                st32(base + img + 28, w * 4);
+                st64(base + img + 40, make_phys(1, chunk));
+                st32(base + chunk, w * hgt * 4);
+                for (int n = in.u8() % 4; n > 0; --n) base[d + in.u8() % 192] = in.u8();
+                m.push(ram::cmd_ring, make_phys(1, d), QXL_CMD_DRAW);
+                break;
+            }
+            default: {  // a monitors config pointer + request
+                const std::uint64_t p = pointer(in);
+                m.mem.write32(m.hdr() + ram::monitors_config, static_cast<std::uint32_t>(p));
+                m.mem.write32(m.hdr() + ram::monitors_config + 4, static_cast<std::uint32_t>(p >> 32));
+                m.out(QXL_IO_MONITORS_CONFIG_ASYNC, 0);
+                break;
+            }
         }
     }
     m.run_ns(200000);

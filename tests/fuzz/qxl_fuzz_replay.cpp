@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
     }
     std::printf("replayed %d generated inputs: %llu commands parsed, %llu offered to the consumer, %llu guest bugs\n",
                 runs, static_cast<unsigned long long>(qxl_fuzz_commands_parsed),
-                static_cast<unsigned long long>(qxl_fuzz_offered), static_cast<unsigned long long>(qxl_fuzz_guest_bugs));
+                static_cast<unsigned long long>(qxl_fuzz_offered),
+                static_cast<unsigned long long>(qxl_fuzz_guest_bugs));
     return 0;
 }
