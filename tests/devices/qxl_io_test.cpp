@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "qxl_harness.h"
 
 using namespace qxl_test;
@@ -461,4 +463,21 @@ TEST(QxlBackPressure, AsyncCreatePrimaryCompletesOnlyAfterConsumerTakesIt) {
     h.run_ns(30000);
     EXPECT_EQ(h.int_pending() & QXL_INTERRUPT_IO_CMD, QXL_INTERRUPT_IO_CMD);
     EXPECT_TRUE(std::holds_alternative<proto::SurfaceCreate>(h.consumer.commands.back().body));
+}
+
+TEST(QxlInterrupt, RequestsFromAnotherThreadApplyAtTheNextServiceTick) {
+    QxlHarness h;
+    h.boot();
+    std::thread t([&] {
+        h.dev->set_client_capabilities(true, {0x42});
+        EXPECT_TRUE(h.dev->client_monitors_config({{0, 0, 640, 480, 0, 0, 0}}));
+    });
+    t.join();
+    EXPECT_EQ(h.mem.read8(kBar2 + rom::client_present), 0u);  // not yet: emulation thread only
+    h.run_ns(200000);
+    EXPECT_EQ(h.mem.read8(kBar2 + rom::client_present), 1u);
+    EXPECT_EQ(h.mem.read8(kBar2 + rom::client_capabilities), 0x42u);
+    EXPECT_EQ(h.mem.read16(kBar2 + rom::client_monitors_config), 1u);
+    EXPECT_EQ(h.int_pending() & (QXL_INTERRUPT_CLIENT | QXL_INTERRUPT_CLIENT_MONITORS_CONFIG),
+              QXL_INTERRUPT_CLIENT | QXL_INTERRUPT_CLIENT_MONITORS_CONFIG);
 }
