@@ -58,9 +58,12 @@ QxlConfig QxlConfig::normalized() const {
 
 std::uint32_t QxlConfig::io_bar_size() const {
     switch (revision) {
-    case 1: return 8;
-    case 2: return 16;
-    default: return 32;
+        case 1:
+            return 8;
+        case 2:
+            return 16;
+        default:
+            return 32;
     }
 }
 

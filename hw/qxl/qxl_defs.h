@@ -184,13 +184,21 @@ inline constexpr std::uint8_t QXL_BITMAP_TOP_DOWN = 4;
 enum class QxlMode : std::uint8_t { Undefined = 0, Vga = 1, Compat = 2, Native = 3 };
 
 // Little-endian accessors on a byte buffer (the guest is i386; every field is LE).
-inline std::uint8_t ld8(const std::uint8_t* p) { return p[0]; }
-inline std::uint16_t ld16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); }
+inline std::uint8_t ld8(const std::uint8_t* p) {
+    return p[0];
+}
+inline std::uint16_t ld16(const std::uint8_t* p) {
+    return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
+}
 inline std::uint32_t ld32(const std::uint8_t* p) {
     return std::uint32_t{p[0]} | (std::uint32_t{p[1]} << 8) | (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[3]} << 24);
 }
-inline std::uint64_t ld64(const std::uint8_t* p) { return std::uint64_t{ld32(p)} | (std::uint64_t{ld32(p + 4)} << 32); }
-inline void st8(std::uint8_t* p, std::uint8_t v) { p[0] = v; }
+inline std::uint64_t ld64(const std::uint8_t* p) {
+    return std::uint64_t{ld32(p)} | (std::uint64_t{ld32(p + 4)} << 32);
+}
+inline void st8(std::uint8_t* p, std::uint8_t v) {
+    p[0] = v;
+}
 inline void st16(std::uint8_t* p, std::uint16_t v) {
     p[0] = static_cast<std::uint8_t>(v);
     p[1] = static_cast<std::uint8_t>(v >> 8);

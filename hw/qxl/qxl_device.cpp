@@ -28,7 +28,9 @@ PciIdentity qxl_identity(const QxlConfig& c) {
 
 }  // namespace
 
-void QxlDevice::FreeDeleter::operator()(std::uint8_t* p) const { std::free(p); }
+void QxlDevice::FreeDeleter::operator()(std::uint8_t* p) const {
+    std::free(p);
+}
 
 QxlDevice::QxlDevice(machine::Scheduler& scheduler, const QxlConfig& config, QxlTiming timing, ReleasePolicy policy)
     : PciDevice("qxl-" + std::to_string(config.normalized().id), qxl_identity(config.normalized())),
@@ -127,7 +129,9 @@ void QxlDevice::set_consumer(proto::DisplayConsumer* consumer) {
     }
 }
 
-void QxlDevice::reset() { hard_reset(); }
+void QxlDevice::reset() {
+    hard_reset();
+}
 
 // ---- interrupts (§5) ----
 
@@ -171,8 +175,8 @@ std::uint8_t* QxlDevice::ring_item(std::size_t ring_offset, std::uint32_t counte
     const std::uint32_t index = counter & (ld32(r + ring::num_items) - 1);
     if (index >= capacity) {
         if (guest_bug_) return nullptr;  // already latched; do not flood the log every poll
-        set_guest_bug(std::string(ring_name) + " ring: index " + std::to_string(index) + " >= " +
-                      std::to_string(capacity) + " (num_items corrupted)");
+        set_guest_bug(std::string(ring_name) + " ring: index " + std::to_string(index) +
+                      " >= " + std::to_string(capacity) + " (num_items corrupted)");
         return nullptr;
     }
     return r + ring::items + std::size_t{index} * item_bytes;
@@ -224,7 +228,9 @@ proto::ReleaseRef QxlDevice::make_release(const ParsedCommand& p) {
     });
 }
 
-void QxlDevice::release_now(std::uint64_t id, const GuestLoc& loc) { release_resource(id, loc); }
+void QxlDevice::release_now(std::uint64_t id, const GuestLoc& loc) {
+    release_resource(id, loc);
+}
 
 void QxlDevice::release_resource(std::uint64_t id, const GuestLoc& loc) {
     std::uint8_t* item = ring_item(ram::release_ring, ld32(ring(ram::release_ring) + ring::prod), kReleaseItemBytes,
@@ -382,7 +388,8 @@ void QxlDevice::poll() {
     bool more = did_display || did_cursor;
     if (!more && consumer_) {
         // Idle: arm notify_on_prod (spice's req_cmd_notification) unless a command slipped in.
-        const bool display_idle = display_blocked_ || mode_ == QxlMode::Vga || guest_bug_ || arm_notification(ram::cmd_ring);
+        const bool display_idle =
+            display_blocked_ || mode_ == QxlMode::Vga || guest_bug_ || arm_notification(ram::cmd_ring);
         const bool cursor_idle = cursor_blocked_ || mode_ == QxlMode::Vga || arm_notification(ram::cursor_ring);
         more = !display_idle || !cursor_idle;
     }
@@ -432,7 +439,9 @@ std::optional<SurfaceInfo> QxlDevice::find_surface(std::uint32_t id) const {
     return it->second;
 }
 
-bool QxlDevice::surface_exists(std::uint32_t id) const { return find_surface(id).has_value(); }
+bool QxlDevice::surface_exists(std::uint32_t id) const {
+    return find_surface(id).has_value();
+}
 
 namespace {
 std::uint32_t packed_stride(const SurfaceInfo& s) {
@@ -466,8 +475,8 @@ std::optional<proto::SurfacePixels> QxlDevice::read_surface(std::uint32_t surfac
 
 void QxlDevice::write_pixels(const SurfaceInfo& s, const proto::SurfacePixels& px) {
     const proto::Rect& a = px.area;
-    if (px.format != s.format || a.left < 0 || a.top < 0 || a.empty() || static_cast<std::uint32_t>(a.right) > s.width ||
-        static_cast<std::uint32_t>(a.bottom) > s.height) {
+    if (px.format != s.format || a.left < 0 || a.top < 0 || a.empty() ||
+        static_cast<std::uint32_t>(a.right) > s.width || static_cast<std::uint32_t>(a.bottom) > s.height) {
         return;
     }
     const unsigned bpp = proto::surface_format_bpp(s.format);
@@ -530,7 +539,8 @@ bool QxlDevice::client_monitors_config(const std::vector<proto::MonitorHead>& he
     if (config_.revision < 4) return false;
     // The guest accepts client monitors configs through the ROM only when it listens for the
     // interrupt (QEMU's test); int_mask is read atomically since this may run on any thread.
-    const std::uint32_t mask = __atomic_load_n(reinterpret_cast<std::uint32_t*>(ram_header() + ram::int_mask), __ATOMIC_RELAXED);
+    const std::uint32_t mask =
+        __atomic_load_n(reinterpret_cast<std::uint32_t*>(ram_header() + ram::int_mask), __ATOMIC_RELAXED);
     if (!(mask & QXL_INTERRUPT_CLIENT_MONITORS_CONFIG) || mask == 0 || mask == ~0u) return false;
     if (on_emulation_thread()) {
         apply_client_monitors(heads);
@@ -594,7 +604,7 @@ void QxlDevice::apply_client_monitors(const std::vector<proto::MonitorHead>& hea
 
 namespace {
 const char* draw_name(const proto::DrawOp& op) {
-    static const char* names[] = {"fill", "opaque", "copy", "blend", "blackness", "whiteness", "invers",
+    static const char* names[] = {"fill", "opaque", "copy", "blend",       "blackness",   "whiteness", "invers",
                                   "rop3", "stroke", "text", "transparent", "alpha_blend", "composite", "copy_bits"};
     return names[op.index()];
 }
@@ -605,13 +615,13 @@ std::string rect_text(const proto::Rect& r) {
 }  // namespace
 
 std::string QxlDevice::describe(const ParsedCommand& p, bool cursor) const {
-    std::string s = std::string(cursor ? "cursor" : "cmd") + " #" + std::to_string(sequence_) + " release=" +
-                    std::to_string(p.release_id) + " ";
+    std::string s = std::string(cursor ? "cursor" : "cmd") + " #" + std::to_string(sequence_) +
+                    " release=" + std::to_string(p.release_id) + " ";
     if (!p.error.empty()) return s + "REJECTED: " + p.error;
     if (auto* d = std::get_if<proto::DrawCommand>(&p.body)) {
-        s += std::string("draw ") + draw_name(d->op) + " surface=" + std::to_string(d->surface_id) + " bbox=" +
-             rect_text(d->bbox) + " effect=" + std::to_string(static_cast<int>(d->effect)) +
-             " clip=" + (d->clip.type == proto::ClipType::Rects ? std::to_string(d->clip.rects.size()) + " rects" : "none");
+        s += std::string("draw ") + draw_name(d->op) + " surface=" + std::to_string(d->surface_id) +
+             " bbox=" + rect_text(d->bbox) + " effect=" + std::to_string(static_cast<int>(d->effect)) + " clip=" +
+             (d->clip.type == proto::ClipType::Rects ? std::to_string(d->clip.rects.size()) + " rects" : "none");
     } else if (auto* c = std::get_if<proto::SurfaceCreate>(&p.body)) {
         s += "surface create id=" + std::to_string(c->surface_id) + " " + std::to_string(c->width) + "x" +
              std::to_string(c->height) + " stride=" + std::to_string(c->stride) +

@@ -51,11 +51,11 @@
 namespace qxlbox::hw::qxl {
 
 struct QxlTiming {
-    std::uint64_t notify_latency_ns = 1000;     // NOTIFY_CMD/CURSOR write -> first ring poll
-    std::uint64_t command_interval_ns = 500;    // between successive ring polls
-    std::uint64_t async_latency_ns = 20000;     // async port -> QXL_INTERRUPT_IO_CMD
-    std::uint64_t irq_latency_ns = 0;           // int_pending change -> INTx level (0 = at once)
-    std::uint64_t service_period_ns = 100000;   // pick-up of cross-thread releases and requests
+    std::uint64_t notify_latency_ns = 1000;    // NOTIFY_CMD/CURSOR write -> first ring poll
+    std::uint64_t command_interval_ns = 500;   // between successive ring polls
+    std::uint64_t async_latency_ns = 20000;    // async port -> QXL_INTERRUPT_IO_CMD
+    std::uint64_t irq_latency_ns = 0;          // int_pending change -> INTx level (0 = at once)
+    std::uint64_t service_period_ns = 100000;  // pick-up of cross-thread releases and requests
 };
 
 enum class ReleasePolicy { Immediate, Deferred };
@@ -77,7 +77,9 @@ public:
     // Guest-bug and protocol messages ("qxl-0: guest bug: ..."); silent when unset.
     void set_log(TraceSink sink) { log_ = std::move(sink); }
     // Test hook forwarded to the command parser (see ParserEnv::on_read).
-    void set_read_hook(std::function<void(std::uint64_t, std::uint64_t, std::uint64_t)> hook) { read_hook_ = std::move(hook); }
+    void set_read_hook(std::function<void(std::uint64_t, std::uint64_t, std::uint64_t)> hook) {
+        read_hook_ = std::move(hook);
+    }
 
     // Power-on / PCI reset (QEMU's qxl_reset_handler: a hard reset).
     void reset();
@@ -89,7 +91,9 @@ public:
     std::uint8_t* ram() { return ram_.get(); }
     std::uint8_t* vram() { return vram_.get(); }
     const std::uint8_t* rom() const { return rom_.get(); }
-    std::uint32_t ram_header_offset() const { return static_cast<std::uint32_t>(config_.ram_size_bytes - kRamHeaderReserveBytes); }
+    std::uint32_t ram_header_offset() const {
+        return static_cast<std::uint32_t>(config_.ram_size_bytes - kRamHeaderReserveBytes);
+    }
     QxlMode mode() const { return mode_; }
     bool guest_bug() const { return guest_bug_; }
     const std::string& last_guest_bug() const { return last_guest_bug_; }
@@ -157,8 +161,8 @@ private:
     // Rings and commands.
     std::uint8_t* ram_header() { return ram_.get() + ram_header_offset(); }
     std::uint8_t* ring(std::size_t ring_offset) { return ram_header() + ring_offset; }
-    std::uint8_t* ring_item(std::size_t ring_offset, std::uint32_t counter, std::uint32_t item_bytes, std::uint32_t capacity,
-                            const char* name);
+    std::uint8_t* ring_item(std::size_t ring_offset, std::uint32_t counter, std::uint32_t item_bytes,
+                            std::uint32_t capacity, const char* name);
     void schedule_poll(std::uint64_t delay_ns);
     void poll();
     bool poll_display();

@@ -129,35 +129,57 @@ void QxlDevice::io_write_impl(std::uint8_t port, std::uint8_t val) {
         return;
     }
     switch (port) {
-    case QXL_IO_RESET:
-    case QXL_IO_SET_MODE:
-    case QXL_IO_MEMSLOT_ADD:
-    case QXL_IO_MEMSLOT_ADD_ASYNC:
-    case QXL_IO_MEMSLOT_DEL:
-    case QXL_IO_CREATE_PRIMARY:
-    case QXL_IO_CREATE_PRIMARY_ASYNC:
-    case QXL_IO_UPDATE_IRQ:
-    case QXL_IO_LOG: break;
-    default:
-        if (mode_ != QxlMode::Vga) break;
-        trace(std::string("io ") + qxl_io_port_name(port) + " ignored in VGA mode");
-        // QEMU is nice to buggy drivers: an async port in VGA mode still completes.
-        if (port >= QXL_IO_UPDATE_AREA_ASYNC && port < QXL_IO_RANGE_SIZE) send_events(QXL_INTERRUPT_IO_CMD);
-        return;
+        case QXL_IO_RESET:
+        case QXL_IO_SET_MODE:
+        case QXL_IO_MEMSLOT_ADD:
+        case QXL_IO_MEMSLOT_ADD_ASYNC:
+        case QXL_IO_MEMSLOT_DEL:
+        case QXL_IO_CREATE_PRIMARY:
+        case QXL_IO_CREATE_PRIMARY_ASYNC:
+        case QXL_IO_UPDATE_IRQ:
+        case QXL_IO_LOG:
+            break;
+        default:
+            if (mode_ != QxlMode::Vga) break;
+            trace(std::string("io ") + qxl_io_port_name(port) + " ignored in VGA mode");
+            // QEMU is nice to buggy drivers: an async port in VGA mode still completes.
+            if (port >= QXL_IO_UPDATE_AREA_ASYNC && port < QXL_IO_RANGE_SIZE) send_events(QXL_INTERRUPT_IO_CMD);
+            return;
     }
 
     bool async = false;
     std::uint8_t op = port;
     switch (port) {
-    case QXL_IO_UPDATE_AREA_ASYNC: op = QXL_IO_UPDATE_AREA; async = true; break;
-    case QXL_IO_MEMSLOT_ADD_ASYNC: op = QXL_IO_MEMSLOT_ADD; async = true; break;
-    case QXL_IO_CREATE_PRIMARY_ASYNC: op = QXL_IO_CREATE_PRIMARY; async = true; break;
-    case QXL_IO_DESTROY_PRIMARY_ASYNC: op = QXL_IO_DESTROY_PRIMARY; async = true; break;
-    case QXL_IO_DESTROY_SURFACE_ASYNC: op = QXL_IO_DESTROY_SURFACE_WAIT; async = true; break;
-    case QXL_IO_DESTROY_ALL_SURFACES_ASYNC: op = QXL_IO_DESTROY_ALL_SURFACES; async = true; break;
-    case QXL_IO_FLUSH_SURFACES_ASYNC:
-    case QXL_IO_MONITORS_CONFIG_ASYNC: async = true; break;
-    default: break;
+        case QXL_IO_UPDATE_AREA_ASYNC:
+            op = QXL_IO_UPDATE_AREA;
+            async = true;
+            break;
+        case QXL_IO_MEMSLOT_ADD_ASYNC:
+            op = QXL_IO_MEMSLOT_ADD;
+            async = true;
+            break;
+        case QXL_IO_CREATE_PRIMARY_ASYNC:
+            op = QXL_IO_CREATE_PRIMARY;
+            async = true;
+            break;
+        case QXL_IO_DESTROY_PRIMARY_ASYNC:
+            op = QXL_IO_DESTROY_PRIMARY;
+            async = true;
+            break;
+        case QXL_IO_DESTROY_SURFACE_ASYNC:
+            op = QXL_IO_DESTROY_SURFACE_WAIT;
+            async = true;
+            break;
+        case QXL_IO_DESTROY_ALL_SURFACES_ASYNC:
+            op = QXL_IO_DESTROY_ALL_SURFACES;
+            async = true;
+            break;
+        case QXL_IO_FLUSH_SURFACES_ASYNC:
+        case QXL_IO_MONITORS_CONFIG_ASYNC:
+            async = true;
+            break;
+        default:
+            break;
     }
     if (async) {
         if (current_async_ != kNoAsyncIo) {
@@ -174,121 +196,133 @@ void QxlDevice::io_write_impl(std::uint8_t port, std::uint8_t val) {
     };
 
     switch (op) {
-    case QXL_IO_UPDATE_AREA: {
-        const std::uint8_t* h = ram_header();
-        const std::uint32_t surface = ld32(h + ram::update_surface);
-        const std::int32_t top = static_cast<std::int32_t>(ld32(h + ram::update_area));
-        const std::int32_t left = static_cast<std::int32_t>(ld32(h + ram::update_area + 4));
-        const std::int32_t bottom = static_cast<std::int32_t>(ld32(h + ram::update_area + 8));
-        const std::int32_t right = static_cast<std::int32_t>(ld32(h + ram::update_area + 12));
-        // QEMU tests `> num_surfaces` (off by one); `>=` is the correct bound.
-        if (surface >= config_.n_surfaces) {
-            set_guest_bug("UPDATE_AREA: invalid surface id " + std::to_string(surface));
-            return;
-        }
-        if (left >= right || top >= bottom || left < 0 || top < 0) {
-            set_guest_bug("UPDATE_AREA: invalid area (" + std::to_string(left) + "," + std::to_string(top) + ")-(" +
-                          std::to_string(right) + "," + std::to_string(bottom) + ")");
-            if (left == right || top == bottom) {
-                // Old drivers send empty areas: forgive, and finish the async op now.
-                guest_bug_ = false;
-                cancel();
+        case QXL_IO_UPDATE_AREA: {
+            const std::uint8_t* h = ram_header();
+            const std::uint32_t surface = ld32(h + ram::update_surface);
+            const std::int32_t top = static_cast<std::int32_t>(ld32(h + ram::update_area));
+            const std::int32_t left = static_cast<std::int32_t>(ld32(h + ram::update_area + 4));
+            const std::int32_t bottom = static_cast<std::int32_t>(ld32(h + ram::update_area + 8));
+            const std::int32_t right = static_cast<std::int32_t>(ld32(h + ram::update_area + 12));
+            // QEMU tests `> num_surfaces` (off by one); `>=` is the correct bound.
+            if (surface >= config_.n_surfaces) {
+                set_guest_bug("UPDATE_AREA: invalid surface id " + std::to_string(surface));
+                return;
             }
+            if (left >= right || top >= bottom || left < 0 || top < 0) {
+                set_guest_bug("UPDATE_AREA: invalid area (" + std::to_string(left) + "," + std::to_string(top) + ")-(" +
+                              std::to_string(right) + "," + std::to_string(bottom) + ")");
+                if (left == right || top == bottom) {
+                    // Old drivers send empty areas: forgive, and finish the async op now.
+                    guest_bug_ = false;
+                    cancel();
+                }
+                return;
+            }
+            update_area();
+            if (async) complete_async_later();
             return;
         }
-        update_area();
-        if (async) complete_async_later();
-        return;
-    }
-    case QXL_IO_NOTIFY_CMD:
-    case QXL_IO_NOTIFY_CURSOR: schedule_poll(timing_.notify_latency_ns); return;
-    case QXL_IO_UPDATE_IRQ: update_irq(); return;
-    case QXL_IO_NOTIFY_OOM: notify_oom(); return;
-    case QXL_IO_SET_MODE: set_mode(val); return;
-    case QXL_IO_LOG: {
-        const std::uint8_t* buf = ram_header() + ram::log_buf;
-        // Bounded: the guest need not NUL-terminate its 4 KiB buffer.
-        const void* nul = std::memchr(buf, 0, ram::log_buf_size);
-        const std::size_t len = nul ? static_cast<const std::uint8_t*>(nul) - buf : ram::log_buf_size;
-        std::string text(reinterpret_cast<const char*>(buf), len);
-        while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-        trace("guest log: " + text);
-        if (config_.guestdebug && log_) log_(name() + "/guest: " + text);
-        return;
-    }
-    case QXL_IO_RESET: hard_reset(); return;
-    case QXL_IO_MEMSLOT_ADD: {
-        if (val >= NUM_MEMSLOTS) {
-            set_guest_bug("MEMSLOT_ADD: slot " + std::to_string(val) + " out of range");
+        case QXL_IO_NOTIFY_CMD:
+        case QXL_IO_NOTIFY_CURSOR:
+            schedule_poll(timing_.notify_latency_ns);
+            return;
+        case QXL_IO_UPDATE_IRQ:
+            update_irq();
+            return;
+        case QXL_IO_NOTIFY_OOM:
+            notify_oom();
+            return;
+        case QXL_IO_SET_MODE:
+            set_mode(val);
+            return;
+        case QXL_IO_LOG: {
+            const std::uint8_t* buf = ram_header() + ram::log_buf;
+            // Bounded: the guest need not NUL-terminate its 4 KiB buffer.
+            const void* nul = std::memchr(buf, 0, ram::log_buf_size);
+            const std::size_t len = nul ? static_cast<const std::uint8_t*>(nul) - buf : ram::log_buf_size;
+            std::string text(reinterpret_cast<const char*>(buf), len);
+            while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+            trace("guest log: " + text);
+            if (config_.guestdebug && log_) log_(name() + "/guest: " + text);
             return;
         }
-        if (slots_.slot(val).active) {
-            set_guest_bug("MEMSLOT_ADD: slot " + std::to_string(val) + " already active");
+        case QXL_IO_RESET:
+            hard_reset();
+            return;
+        case QXL_IO_MEMSLOT_ADD: {
+            if (val >= NUM_MEMSLOTS) {
+                set_guest_bug("MEMSLOT_ADD: slot " + std::to_string(val) + " out of range");
+                return;
+            }
+            if (slots_.slot(val).active) {
+                set_guest_bug("MEMSLOT_ADD: slot " + std::to_string(val) + " already active");
+                return;
+            }
+            if (add_memslot(val, 0) && async) complete_async_later();
             return;
         }
-        if (add_memslot(val, 0) && async) complete_async_later();
-        return;
-    }
-    case QXL_IO_MEMSLOT_DEL:
-        if (val >= NUM_MEMSLOTS) {
-            set_guest_bug("MEMSLOT_DEL: slot " + std::to_string(val) + " out of range");
+        case QXL_IO_MEMSLOT_DEL:
+            if (val >= NUM_MEMSLOTS) {
+                set_guest_bug("MEMSLOT_DEL: slot " + std::to_string(val) + " out of range");
+                return;
+            }
+            slots_.remove(val);
+            return;
+        case QXL_IO_CREATE_PRIMARY:
+            if (val != 0) {
+                set_guest_bug("CREATE_PRIMARY: val != 0");
+                cancel();
+                return;
+            }
+            // Already-native is a guest bug that still proceeds (and completes), as in QEMU.
+            if (create_primary() && async) complete_async_later();
+            return;
+        case QXL_IO_DESTROY_PRIMARY:
+            if (val != 0) {
+                set_guest_bug("DESTROY_PRIMARY: val != 0");
+                cancel();
+                return;
+            }
+            if (!destroy_primary()) {
+                trace("DESTROY_PRIMARY ignored: no primary");
+                cancel();
+                return;
+            }
+            if (async) complete_async_later();
+            return;
+        case QXL_IO_DESTROY_SURFACE_WAIT:
+            if (val >= config_.n_surfaces) {
+                set_guest_bug("DESTROY_SURFACE: " + std::to_string(val) + " >= n_surfaces");
+                cancel();
+                return;
+            }
+            destroy_surface(val);
+            if (async) complete_async_later();
+            return;
+        case QXL_IO_FLUSH_RELEASE: {
+            const std::uint8_t* r = ring(ram::release_ring);
+            if (ld32(r + ring::prod) - ld32(r + ring::cons) + 1 == kReleaseRingSize) {
+                trace("FLUSH_RELEASE: release ring full, no flush");
+            }
+            push_free_res(true);
             return;
         }
-        slots_.remove(val);
-        return;
-    case QXL_IO_CREATE_PRIMARY:
-        if (val != 0) {
-            set_guest_bug("CREATE_PRIMARY: val != 0");
-            cancel();
+        case QXL_IO_FLUSH_SURFACES_ASYNC:
+            deliver_outbox();
+            if (consumer_) consumer_->flush_surfaces();
+            complete_async_later();
             return;
-        }
-        // Already-native is a guest bug that still proceeds (and completes), as in QEMU.
-        if (create_primary() && async) complete_async_later();
-        return;
-    case QXL_IO_DESTROY_PRIMARY:
-        if (val != 0) {
-            set_guest_bug("DESTROY_PRIMARY: val != 0");
-            cancel();
+        case QXL_IO_DESTROY_ALL_SURFACES:
+            mode_ = QxlMode::Undefined;
+            destroy_all_surfaces();
+            if (async) complete_async_later();
             return;
-        }
-        if (!destroy_primary()) {
-            trace("DESTROY_PRIMARY ignored: no primary");
-            cancel();
+        case QXL_IO_MONITORS_CONFIG_ASYNC:
+            monitors_config_async();
             return;
-        }
-        if (async) complete_async_later();
-        return;
-    case QXL_IO_DESTROY_SURFACE_WAIT:
-        if (val >= config_.n_surfaces) {
-            set_guest_bug("DESTROY_SURFACE: " + std::to_string(val) + " >= n_surfaces");
-            cancel();
+        default:
+            set_guest_bug("unexpected io port " + std::to_string(port));
             return;
-        }
-        destroy_surface(val);
-        if (async) complete_async_later();
-        return;
-    case QXL_IO_FLUSH_RELEASE: {
-        const std::uint8_t* r = ring(ram::release_ring);
-        if (ld32(r + ring::prod) - ld32(r + ring::cons) + 1 == kReleaseRingSize) {
-            trace("FLUSH_RELEASE: release ring full, no flush");
-        }
-        push_free_res(true);
-        return;
-    }
-    case QXL_IO_FLUSH_SURFACES_ASYNC:
-        deliver_outbox();
-        if (consumer_) consumer_->flush_surfaces();
-        complete_async_later();
-        return;
-    case QXL_IO_DESTROY_ALL_SURFACES:
-        mode_ = QxlMode::Undefined;
-        destroy_all_surfaces();
-        if (async) complete_async_later();
-        return;
-    case QXL_IO_MONITORS_CONFIG_ASYNC: monitors_config_async(); return;
-    default:
-        set_guest_bug("unexpected io port " + std::to_string(port));
-        return;
     }
 }
 
@@ -384,8 +418,8 @@ bool QxlDevice::create_primary() {
     }
     const unsigned bpp = proto::surface_format_bpp(static_cast<proto::SurfaceFormat>(format));
     if (width == 0 || height == 0 || (std::uint64_t{width} * bpp + 7) / 8 > abs_stride) {
-        set_guest_bug("CREATE_PRIMARY: " + std::to_string(width) + "x" + std::to_string(height) + " does not fit stride " +
-                      std::to_string(stride));
+        set_guest_bug("CREATE_PRIMARY: " + std::to_string(width) + "x" + std::to_string(height) +
+                      " does not fit stride " + std::to_string(stride));
         return false;
     }
     TranslateResult t = slots_.translate(mem, abs_stride * height);
@@ -414,8 +448,8 @@ bool QxlDevice::create_primary() {
     proto::DisplayCommand cmd;
     cmd.body = c;
     cmd.sequence = ++sequence_;
-    trace("primary create " + std::to_string(width) + "x" + std::to_string(height) + " stride=" + std::to_string(stride) +
-          " format=" + std::to_string(format));
+    trace("primary create " + std::to_string(width) + "x" + std::to_string(height) +
+          " stride=" + std::to_string(stride) + " format=" + std::to_string(format));
     outbox_.push_back(std::move(cmd));
     deliver_outbox();
     schedule_poll(timing_.notify_latency_ns);

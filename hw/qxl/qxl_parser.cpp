@@ -1,5 +1,6 @@
 #include "hw/qxl/qxl_parser.h"
 
+#include <cstdio>
 #include <cstring>
 #include <unordered_set>
 
@@ -10,7 +11,7 @@ namespace qxlbox::hw::qxl {
 namespace {
 
 constexpr std::uint64_t kMaxDataChunk = 0x7fffffff;  // spice MAX_DATA_CHUNK
-constexpr std::uint32_t kMaxCursorSide = 512;         // QEMU cursor_alloc limit (CVE-2021-4206)
+constexpr std::uint32_t kMaxCursorSide = 512;        // QEMU cursor_alloc limit (CVE-2021-4206)
 constexpr std::uint32_t kMaxCursorChunks = 32;
 
 proto::Rect ld_rect(const std::uint8_t* p) {
@@ -23,11 +24,19 @@ proto::Point ld_point(const std::uint8_t* p) {
 proto::Point16 ld_point16(const std::uint8_t* p) {
     return proto::Point16{static_cast<std::int16_t>(ld16(p)), static_cast<std::int16_t>(ld16(p + 2))};
 }
-bool rect_ordered(const proto::Rect& r) { return r.left <= r.right && r.top <= r.bottom; }
+bool rect_ordered(const proto::Rect& r) {
+    return r.left <= r.right && r.top <= r.bottom;
+}
 // Ordered and small enough that width()/height() and offsets cannot overflow downstream.
 constexpr std::int32_t kMaxCoord = 1 << 28;
 bool rect_sane(const proto::Rect& r) {
-    return rect_ordered(r) && r.left >= -kMaxCoord && r.top >= -kMaxCoord && r.right <= kMaxCoord && r.bottom <= kMaxCoord;
+    return rect_ordered(r) && r.left >= -kMaxCoord && r.top >= -kMaxCoord && r.right <= kMaxCoord &&
+           r.bottom <= kMaxCoord;
+}
+std::string hex(std::uint64_t v) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+    return buf;
 }
 std::string rect_str(const proto::Rect& r) {
     return "(" + std::to_string(r.left) + "," + std::to_string(r.top) + ")-(" + std::to_string(r.right) + "," +
@@ -183,57 +192,57 @@ proto::ImagePtr CommandParser::parse_image(std::uint64_t phys, bool is_mask, boo
     img->width = ld32(d + 10);
     img->height = ld32(d + 14);
     switch (type) {
-    case static_cast<std::uint8_t>(proto::ImageType::Bitmap): {
-        std::uint8_t b[kBitmapBytes];
-        if (!read(phys, kImageDescriptorBytes, b, sizeof b, "bitmap")) return nullptr;
-        proto::Bitmap bmp;
-        if (!parse_bitmap(b, is_mask, bmp)) return nullptr;
-        img->type = proto::ImageType::Bitmap;
-        img->content = std::move(bmp);
-        break;
-    }
-    case static_cast<std::uint8_t>(proto::ImageType::Quic): {
-        std::uint8_t s[4];
-        if (!read(phys, kImageDescriptorBytes, s, sizeof s, "quic image")) return nullptr;
-        const std::uint32_t data_size = ld32(s);
-        // The first QXLDataChunk sits in place right after data_size.
-        auto first = env_.slots->translate(phys, kDataChunkHeaderBytes, kImageDescriptorBytes + 4);
-        if (!first.loc) {
-            fail("quic image: bad pointer: " + first.error);
-            return nullptr;
+        case static_cast<std::uint8_t>(proto::ImageType::Bitmap): {
+            std::uint8_t b[kBitmapBytes];
+            if (!read(phys, kImageDescriptorBytes, b, sizeof b, "bitmap")) return nullptr;
+            proto::Bitmap bmp;
+            if (!parse_bitmap(b, is_mask, bmp)) return nullptr;
+            img->type = proto::ImageType::Bitmap;
+            img->content = std::move(bmp);
+            break;
         }
-        const std::uint64_t chunk_phys = phys + kImageDescriptorBytes + 4;
-        if ((chunk_phys & ~kPhysOffsetMask) != (phys & ~kPhysOffsetMask)) {
-            fail("quic image: chunk address overflows");
-            return nullptr;
+        case static_cast<std::uint8_t>(proto::ImageType::Quic): {
+            std::uint8_t s[4];
+            if (!read(phys, kImageDescriptorBytes, s, sizeof s, "quic image")) return nullptr;
+            const std::uint32_t data_size = ld32(s);
+            // The first QXLDataChunk sits in place right after data_size.
+            auto first = env_.slots->translate(phys, kDataChunkHeaderBytes, kImageDescriptorBytes + 4);
+            if (!first.loc) {
+                fail("quic image: bad pointer: " + first.error);
+                return nullptr;
+            }
+            const std::uint64_t chunk_phys = phys + kImageDescriptorBytes + 4;
+            if ((chunk_phys & ~kPhysOffsetMask) != (phys & ~kPhysOffsetMask)) {
+                fail("quic image: chunk address overflows");
+                return nullptr;
+            }
+            auto bytes = read_chunks(chunk_phys, data_size, env_.max_chunks, "quic data");
+            if (!bytes) return nullptr;
+            proto::EncodedImage enc;
+            enc.data = std::move(*bytes);
+            img->type = proto::ImageType::Quic;
+            img->content = std::move(enc);
+            break;
         }
-        auto bytes = read_chunks(chunk_phys, data_size, env_.max_chunks, "quic data");
-        if (!bytes) return nullptr;
-        proto::EncodedImage enc;
-        enc.data = std::move(*bytes);
-        img->type = proto::ImageType::Quic;
-        img->content = std::move(enc);
-        break;
-    }
-    case static_cast<std::uint8_t>(proto::ImageType::Surface): {
-        std::uint8_t s[4];
-        if (!read(phys, kImageDescriptorBytes, s, sizeof s, "surface image")) return nullptr;
-        const std::uint32_t id = ld32(s);
-        if (id >= env_.n_surfaces) {
-            fail("surface image: surface id " + std::to_string(id) + " >= " + std::to_string(env_.n_surfaces));
-            return nullptr;
+        case static_cast<std::uint8_t>(proto::ImageType::Surface): {
+            std::uint8_t s[4];
+            if (!read(phys, kImageDescriptorBytes, s, sizeof s, "surface image")) return nullptr;
+            const std::uint32_t id = ld32(s);
+            if (id >= env_.n_surfaces) {
+                fail("surface image: surface id " + std::to_string(id) + " >= " + std::to_string(env_.n_surfaces));
+                return nullptr;
+            }
+            if (!env_.surface || !env_.surface(id)) {
+                fail("surface image: surface " + std::to_string(id) + " does not exist");
+                return nullptr;
+            }
+            img->type = proto::ImageType::Surface;
+            img->content = proto::SurfaceRef{id};
+            break;
         }
-        if (!env_.surface || !env_.surface(id)) {
-            fail("surface image: surface " + std::to_string(id) + " does not exist");
+        default:
+            fail("image: type " + std::to_string(type) + " is not accepted from a guest");
             return nullptr;
-        }
-        img->type = proto::ImageType::Surface;
-        img->content = proto::SurfaceRef{id};
-        break;
-    }
-    default:
-        fail("image: type " + std::to_string(type) + " is not accepted from a guest");
-        return nullptr;
     }
     ok = true;
     return img;
@@ -260,19 +269,22 @@ bool CommandParser::check_src_area(const proto::ImagePtr& img, const proto::Rect
 bool CommandParser::parse_brush(const std::uint8_t* p, proto::Brush& out) {
     const std::uint32_t type = ld32(p);
     switch (type) {
-    case 0: out.type = proto::BrushType::None; return true;
-    case 1:
-        out.type = proto::BrushType::Solid;
-        out.color = color(ld32(p + 4));
-        return true;
-    case 2: {
-        out.type = proto::BrushType::Pattern;
-        bool ok = false;
-        out.pattern = parse_image(ld64(p + 4), false, ok);
-        out.pos = ld_point(p + 12);
-        return ok;
-    }
-    default: return fail("brush: invalid type " + std::to_string(type));
+        case 0:
+            out.type = proto::BrushType::None;
+            return true;
+        case 1:
+            out.type = proto::BrushType::Solid;
+            out.color = color(ld32(p + 4));
+            return true;
+        case 2: {
+            out.type = proto::BrushType::Pattern;
+            bool ok = false;
+            out.pattern = parse_image(ld64(p + 4), false, ok);
+            out.pos = ld_point(p + 12);
+            return ok;
+        }
+        default:
+            return fail("brush: invalid type " + std::to_string(type));
     }
 }
 
@@ -303,7 +315,8 @@ bool CommandParser::parse_clip(std::uint32_t type, std::uint64_t data, proto::Cl
     out.rects.resize(static_cast<std::size_t>(num_rects));
     for (std::size_t i = 0; i < num_rects; ++i) {
         out.rects[i] = ld_rect(bytes->data() + 16 * i);
-        if (!rect_sane(out.rects[i])) return fail("clip rects: rect " + rect_str(out.rects[i]) + " is inverted or huge");
+        if (!rect_sane(out.rects[i]))
+            return fail("clip rects: rect " + rect_str(out.rects[i]) + " is inverted or huge");
     }
     return true;
 }
@@ -439,7 +452,8 @@ bool CommandParser::parse_drawable(std::uint64_t phys, bool compat, proto::DrawC
     }
     out.effect = static_cast<proto::Effect>(effect);
     if (out.surface_id >= env_.n_surfaces) {
-        return fail("drawable: surface id " + std::to_string(out.surface_id) + " >= " + std::to_string(env_.n_surfaces));
+        return fail("drawable: surface id " + std::to_string(out.surface_id) +
+                    " >= " + std::to_string(env_.n_surfaces));
     }
     auto target = env_.surface(out.surface_id);
     if (!target) return fail("drawable: target surface " + std::to_string(out.surface_id) + " does not exist");
@@ -452,13 +466,16 @@ bool CommandParser::parse_drawable(std::uint64_t phys, bool compat, proto::DrawC
     for (std::size_t i = 0; i < 3; ++i) {
         const std::int32_t dep = out.surfaces_dest[i];
         if (dep == -1) continue;
-        if (dep < 0 || static_cast<std::uint32_t>(dep) >= env_.n_surfaces || !env_.surface(static_cast<std::uint32_t>(dep))) {
+        if (dep < 0 || static_cast<std::uint32_t>(dep) >= env_.n_surfaces ||
+            !env_.surface(static_cast<std::uint32_t>(dep))) {
             return fail("drawable: dependency surface " + std::to_string(dep) + " does not exist");
         }
     }
-    if (out.self_bitmap && type != 3 && type != 5 && !rect_sane(out.self_bitmap_area)) return fail("drawable: bad self_bitmap_area");
+    if (out.self_bitmap && type != 3 && type != 5 && !rect_sane(out.self_bitmap_area))
+        return fail("drawable: bad self_bitmap_area");
     for (std::size_t i = 0; i < 3; ++i) {
-        if (out.surfaces_dest[i] != -1 && !rect_sane(out.surfaces_rects[i])) return fail("drawable: bad surfaces_rects");
+        if (out.surfaces_dest[i] != -1 && !rect_sane(out.surfaces_rects[i]))
+            return fail("drawable: bad surfaces_rects");
     }
     if (!parse_clip(clip_type, clip_data, out.clip)) return false;
 
@@ -473,144 +490,145 @@ bool CommandParser::parse_drawable(std::uint64_t phys, bool compat, proto::DrawC
     };
 
     switch (type) {
-    case 1: {
-        proto::Fill f;
-        if (!parse_brush(u, f.brush)) return false;
-        f.rop_descriptor = ld16(u + 20);
-        if (!parse_qmask(u + 22, f.mask)) return false;
-        out.op = std::move(f);
-        return true;
-    }
-    case 2: {
-        proto::Opaque o;
-        bool ok = false;
-        o.src_bitmap = parse_image(ld64(u), false, ok);
-        if (!ok) return false;
-        o.src_area = ld_rect(u + 8);
-        if (!check_src_area(o.src_bitmap, o.src_area, "opaque") || !parse_brush(u + 24, o.brush)) return false;
-        o.rop_descriptor = ld16(u + 44);
-        o.scale_mode = static_cast<proto::ScaleMode>(ld8(u + 46) & 1);
-        if (!parse_qmask(u + 47, o.mask)) return false;
-        out.op = std::move(o);
-        return true;
-    }
-    case 3: {
-        proto::Copy c;
-        if (!copy_params(c)) return false;
-        out.self_bitmap = false;
-        out.op = std::move(c);
-        return true;
-    }
-    case 4: {
-        proto::CopyBits cb;
-        cb.src_pos = ld_point(u);
-        const std::int64_t sx = cb.src_pos.x, sy = cb.src_pos.y;
-        if (sx < 0 || sy < 0 || sx + bb.width() > target->width || sy + bb.height() > target->height) {
-            return fail("copy bits: source outside the surface");
+        case 1: {
+            proto::Fill f;
+            if (!parse_brush(u, f.brush)) return false;
+            f.rop_descriptor = ld16(u + 20);
+            if (!parse_qmask(u + 22, f.mask)) return false;
+            out.op = std::move(f);
+            return true;
         }
-        out.op = cb;
-        return true;
-    }
-    case 5: {
-        proto::Blend b;
-        if (!copy_params(b)) return false;
-        out.self_bitmap = false;
-        out.op = std::move(b);
-        return true;
-    }
-    case 6:
-    case 7:
-    case 8: {
-        proto::QMask m;
-        if (!parse_qmask(u, m)) return false;
-        if (type == 6) out.op = proto::Blackness{std::move(m)};
-        if (type == 7) out.op = proto::Whiteness{std::move(m)};
-        if (type == 8) out.op = proto::Invers{std::move(m)};
-        return true;
-    }
-    case 9: {
-        proto::Rop3 r;
-        bool ok = false;
-        r.src_bitmap = parse_image(ld64(u), false, ok);
-        if (!ok) return false;
-        r.src_area = ld_rect(u + 8);
-        if (!check_src_area(r.src_bitmap, r.src_area, "rop3") || !parse_brush(u + 24, r.brush)) return false;
-        r.rop3 = ld8(u + 44);
-        r.scale_mode = static_cast<proto::ScaleMode>(ld8(u + 45) & 1);
-        if (!parse_qmask(u + 46, r.mask)) return false;
-        out.op = std::move(r);
-        return true;
-    }
-    case 10: {
-        proto::Stroke s;
-        if (!parse_path(ld64(u), s.path) || !parse_line_attr(u + 8, s.attr) || !parse_brush(u + 28, s.brush)) {
-            return false;
-        }
-        s.fore_mode = ld16(u + 48);
-        s.back_mode = ld16(u + 50);
-        out.op = std::move(s);
-        return true;
-    }
-    case 11: {
-        proto::Text t;
-        if (!parse_string(ld64(u), t.str)) return false;
-        t.back_area = ld_rect(u + 8);
-        if (!rect_sane(t.back_area)) return fail("text: bad back_area " + rect_str(t.back_area));
-        if (!parse_brush(u + 24, t.fore_brush) || !parse_brush(u + 44, t.back_brush)) return false;
-        t.fore_mode = ld16(u + 64);
-        t.back_mode = ld16(u + 66);
-        out.op = std::move(t);
-        return true;
-    }
-    case 12: {
-        proto::Transparent t;
-        bool ok = false;
-        t.src_bitmap = parse_image(ld64(u), false, ok);
-        if (!ok) return false;
-        t.src_area = ld_rect(u + 8);
-        if (!check_src_area(t.src_bitmap, t.src_area, "transparent")) return false;
-        t.src_color = color(ld32(u + 24));
-        t.true_color = color(ld32(u + 28));
-        out.op = std::move(t);
-        return true;
-    }
-    case 13: {
-        proto::AlphaBlend a;
-        const std::uint8_t* p = u;
-        if (!compat) {
-            a.alpha_flags = static_cast<std::uint8_t>(ld16(p) & 3);
-            p += 2;
-        }
-        a.alpha = ld8(p);
-        bool ok = false;
-        a.src_bitmap = parse_image(ld64(p + 1), false, ok);
-        if (!ok) return false;
-        a.src_area = ld_rect(p + 9);
-        if (!check_src_area(a.src_bitmap, a.src_area, "alpha blend")) return false;
-        out.op = std::move(a);
-        return true;
-    }
-    case QXL_DRAW_COMPOSITE: {
-        if (compat) return fail("drawable: composite in compat mode");
-        proto::Composite c;
-        c.flags = ld32(u) & 0x7ffff;
-        bool ok = false;
-        c.src_bitmap = parse_image(ld64(u + 4), false, ok);
-        if (!ok || !parse_transform(ld64(u + 12), c.src_transform)) return false;
-        if (ld64(u + 20) != 0) {
-            c.mask_bitmap = parse_image(ld64(u + 20), false, ok);
+        case 2: {
+            proto::Opaque o;
+            bool ok = false;
+            o.src_bitmap = parse_image(ld64(u), false, ok);
             if (!ok) return false;
-            c.flags |= proto::composite::kHasMask;
+            o.src_area = ld_rect(u + 8);
+            if (!check_src_area(o.src_bitmap, o.src_area, "opaque") || !parse_brush(u + 24, o.brush)) return false;
+            o.rop_descriptor = ld16(u + 44);
+            o.scale_mode = static_cast<proto::ScaleMode>(ld8(u + 46) & 1);
+            if (!parse_qmask(u + 47, o.mask)) return false;
+            out.op = std::move(o);
+            return true;
         }
-        if (!parse_transform(ld64(u + 28), c.mask_transform)) return false;
-        if (c.src_transform) c.flags |= proto::composite::kHasSrcTransform;
-        if (c.mask_transform) c.flags |= proto::composite::kHasMaskTransform;
-        c.src_origin = ld_point16(u + 36);
-        c.mask_origin = ld_point16(u + 40);
-        out.op = std::move(c);
-        return true;
-    }
-    default: return fail("drawable: invalid draw type " + std::to_string(type));
+        case 3: {
+            proto::Copy c;
+            if (!copy_params(c)) return false;
+            out.self_bitmap = false;
+            out.op = std::move(c);
+            return true;
+        }
+        case 4: {
+            proto::CopyBits cb;
+            cb.src_pos = ld_point(u);
+            const std::int64_t sx = cb.src_pos.x, sy = cb.src_pos.y;
+            if (sx < 0 || sy < 0 || sx + bb.width() > target->width || sy + bb.height() > target->height) {
+                return fail("copy bits: source outside the surface");
+            }
+            out.op = cb;
+            return true;
+        }
+        case 5: {
+            proto::Blend b;
+            if (!copy_params(b)) return false;
+            out.self_bitmap = false;
+            out.op = std::move(b);
+            return true;
+        }
+        case 6:
+        case 7:
+        case 8: {
+            proto::QMask m;
+            if (!parse_qmask(u, m)) return false;
+            if (type == 6) out.op = proto::Blackness{std::move(m)};
+            if (type == 7) out.op = proto::Whiteness{std::move(m)};
+            if (type == 8) out.op = proto::Invers{std::move(m)};
+            return true;
+        }
+        case 9: {
+            proto::Rop3 r;
+            bool ok = false;
+            r.src_bitmap = parse_image(ld64(u), false, ok);
+            if (!ok) return false;
+            r.src_area = ld_rect(u + 8);
+            if (!check_src_area(r.src_bitmap, r.src_area, "rop3") || !parse_brush(u + 24, r.brush)) return false;
+            r.rop3 = ld8(u + 44);
+            r.scale_mode = static_cast<proto::ScaleMode>(ld8(u + 45) & 1);
+            if (!parse_qmask(u + 46, r.mask)) return false;
+            out.op = std::move(r);
+            return true;
+        }
+        case 10: {
+            proto::Stroke s;
+            if (!parse_path(ld64(u), s.path) || !parse_line_attr(u + 8, s.attr) || !parse_brush(u + 28, s.brush)) {
+                return false;
+            }
+            s.fore_mode = ld16(u + 48);
+            s.back_mode = ld16(u + 50);
+            out.op = std::move(s);
+            return true;
+        }
+        case 11: {
+            proto::Text t;
+            if (!parse_string(ld64(u), t.str)) return false;
+            t.back_area = ld_rect(u + 8);
+            if (!rect_sane(t.back_area)) return fail("text: bad back_area " + rect_str(t.back_area));
+            if (!parse_brush(u + 24, t.fore_brush) || !parse_brush(u + 44, t.back_brush)) return false;
+            t.fore_mode = ld16(u + 64);
+            t.back_mode = ld16(u + 66);
+            out.op = std::move(t);
+            return true;
+        }
+        case 12: {
+            proto::Transparent t;
+            bool ok = false;
+            t.src_bitmap = parse_image(ld64(u), false, ok);
+            if (!ok) return false;
+            t.src_area = ld_rect(u + 8);
+            if (!check_src_area(t.src_bitmap, t.src_area, "transparent")) return false;
+            t.src_color = color(ld32(u + 24));
+            t.true_color = color(ld32(u + 28));
+            out.op = std::move(t);
+            return true;
+        }
+        case 13: {
+            proto::AlphaBlend a;
+            const std::uint8_t* p = u;
+            if (!compat) {
+                a.alpha_flags = static_cast<std::uint8_t>(ld16(p) & 3);
+                p += 2;
+            }
+            a.alpha = ld8(p);
+            bool ok = false;
+            a.src_bitmap = parse_image(ld64(p + 1), false, ok);
+            if (!ok) return false;
+            a.src_area = ld_rect(p + 9);
+            if (!check_src_area(a.src_bitmap, a.src_area, "alpha blend")) return false;
+            out.op = std::move(a);
+            return true;
+        }
+        case QXL_DRAW_COMPOSITE: {
+            if (compat) return fail("drawable: composite in compat mode");
+            proto::Composite c;
+            c.flags = ld32(u) & 0x7ffff;
+            bool ok = false;
+            c.src_bitmap = parse_image(ld64(u + 4), false, ok);
+            if (!ok || !parse_transform(ld64(u + 12), c.src_transform)) return false;
+            if (ld64(u + 20) != 0) {
+                c.mask_bitmap = parse_image(ld64(u + 20), false, ok);
+                if (!ok) return false;
+                c.flags |= proto::composite::kHasMask;
+            }
+            if (!parse_transform(ld64(u + 28), c.mask_transform)) return false;
+            if (c.src_transform) c.flags |= proto::composite::kHasSrcTransform;
+            if (c.mask_transform) c.flags |= proto::composite::kHasMaskTransform;
+            c.src_origin = ld_point16(u + 36);
+            c.mask_origin = ld_point16(u + 40);
+            out.op = std::move(c);
+            return true;
+        }
+        default:
+            return fail("drawable: invalid draw type " + std::to_string(type));
     }
 }
 
@@ -665,53 +683,61 @@ bool CommandParser::parse_cursor_cmd(std::uint64_t phys, proto::CursorOp& out) {
     if (!read(phys, 0, c, sizeof c, "cursor command")) return false;
     const std::uint8_t type = ld8(c + 8);
     switch (type) {
-    case QXL_CURSOR_SET: {
-        proto::CursorSet set;
-        set.position = ld_point16(c + 9);
-        set.visible = ld8(c + 13) != 0;
-        const std::uint64_t shape_phys = ld64(c + 14);
-        std::uint8_t h[kCursorHeaderBytes];
-        if (!read(shape_phys, 0, h, 22, "cursor shape")) return false;
-        auto shape = std::make_shared<proto::CursorShape>();
-        shape->unique = ld64(h);
-        const std::uint16_t ctype = ld16(h + 8);
-        // Width and height come from this one copy only (CVE-2021-4207).
-        shape->width = ld16(h + 10);
-        shape->height = ld16(h + 12);
-        shape->hot_spot_x = ld16(h + 14);
-        shape->hot_spot_y = ld16(h + 16);
-        const std::uint64_t data_size = ld32(h + 18);
-        if (ctype > static_cast<std::uint16_t>(proto::CursorType::Color32)) {
-            return fail("cursor: invalid shape type " + std::to_string(ctype));
+        case QXL_CURSOR_SET: {
+            proto::CursorSet set;
+            set.position = ld_point16(c + 9);
+            set.visible = ld8(c + 13) != 0;
+            const std::uint64_t shape_phys = ld64(c + 14);
+            std::uint8_t h[kCursorHeaderBytes];
+            if (!read(shape_phys, 0, h, 22, "cursor shape")) return false;
+            auto shape = std::make_shared<proto::CursorShape>();
+            shape->unique = ld64(h);
+            const std::uint16_t ctype = ld16(h + 8);
+            // Width and height come from this one copy only (CVE-2021-4207).
+            shape->width = ld16(h + 10);
+            shape->height = ld16(h + 12);
+            shape->hot_spot_x = ld16(h + 14);
+            shape->hot_spot_y = ld16(h + 16);
+            const std::uint64_t data_size = ld32(h + 18);
+            if (ctype > static_cast<std::uint16_t>(proto::CursorType::Color32)) {
+                return fail("cursor: invalid shape type " + std::to_string(ctype));
+            }
+            shape->type = static_cast<proto::CursorType>(ctype);
+            const std::uint64_t w = shape->width, hgt = shape->height;
+            if (w == 0 || hgt == 0 || w > kMaxCursorSide || hgt > kMaxCursorSide) {
+                return fail("cursor: size " + std::to_string(w) + "x" + std::to_string(hgt) + " out of range");
+            }
+            const std::uint64_t mask_bytes = (w + 7) / 8 * hgt;
+            std::uint64_t expected = 0;
+            if (shape->type == proto::CursorType::Alpha) expected = w * hgt * 4;
+            if (shape->type == proto::CursorType::Mono) expected = 2 * mask_bytes;
+            if (expected != 0 && data_size != expected) {
+                return fail("cursor: data_size " + std::to_string(data_size) + " != " + std::to_string(expected));
+            }
+            // Colour cursors: colour pixels (at most 32 bpp) + mask + a palette of at most 256.
+            if (expected == 0 && data_size > w * hgt * 4 + mask_bytes + 1024)
+                return fail("cursor: data_size too large");
+            if (((shape_phys + 22) & ~kPhysOffsetMask) != (shape_phys & ~kPhysOffsetMask)) {
+                return fail("cursor: address overflows");
+            }
+            auto bytes = read_chunks(shape_phys + 22, data_size, kMaxCursorChunks, "cursor data");
+            if (!bytes) return false;
+            shape->data = std::move(*bytes);
+            set.shape = std::move(shape);
+            out = std::move(set);
+            return true;
         }
-        shape->type = static_cast<proto::CursorType>(ctype);
-        const std::uint64_t w = shape->width, hgt = shape->height;
-        if (w == 0 || hgt == 0 || w > kMaxCursorSide || hgt > kMaxCursorSide) {
-            return fail("cursor: size " + std::to_string(w) + "x" + std::to_string(hgt) + " out of range");
-        }
-        const std::uint64_t mask_bytes = (w + 7) / 8 * hgt;
-        std::uint64_t expected = 0;
-        if (shape->type == proto::CursorType::Alpha) expected = w * hgt * 4;
-        if (shape->type == proto::CursorType::Mono) expected = 2 * mask_bytes;
-        if (expected != 0 && data_size != expected) {
-            return fail("cursor: data_size " + std::to_string(data_size) + " != " + std::to_string(expected));
-        }
-        // Colour cursors: colour pixels (at most 32 bpp) + mask + a palette of at most 256.
-        if (expected == 0 && data_size > w * hgt * 4 + mask_bytes + 1024) return fail("cursor: data_size too large");
-        if (((shape_phys + 22) & ~kPhysOffsetMask) != (shape_phys & ~kPhysOffsetMask)) {
-            return fail("cursor: address overflows");
-        }
-        auto bytes = read_chunks(shape_phys + 22, data_size, kMaxCursorChunks, "cursor data");
-        if (!bytes) return false;
-        shape->data = std::move(*bytes);
-        set.shape = std::move(shape);
-        out = std::move(set);
-        return true;
-    }
-    case 1: out = proto::CursorMove{ld_point16(c + 9)}; return true;
-    case 2: out = proto::CursorHide{}; return true;
-    case QXL_CURSOR_TRAIL: out = proto::CursorTrail{ld16(c + 9), ld16(c + 11)}; return true;
-    default: return fail("cursor command: invalid type " + std::to_string(type));
+        case 1:
+            out = proto::CursorMove{ld_point16(c + 9)};
+            return true;
+        case 2:
+            out = proto::CursorHide{};
+            return true;
+        case QXL_CURSOR_TRAIL:
+            out = proto::CursorTrail{ld16(c + 9), ld16(c + 11)};
+            return true;
+        default:
+            return fail("cursor command: invalid type " + std::to_string(type));
     }
 }
 
@@ -721,7 +747,7 @@ ParsedCommand CommandParser::parse_command(std::uint32_t type, std::uint64_t phy
     std::uint8_t rel[8];
     auto loc = env_.slots->translate(phys, 8);
     if (!loc.loc) {
-        out.error = "command at 0x" + std::to_string(phys) + ": bad pointer: " + loc.error;
+        out.error = "command at " + hex(phys) + ": bad pointer: " + loc.error;
         return out;
     }
     if (!read(phys, 0, rel, sizeof rel, "release info")) {
@@ -732,50 +758,55 @@ ParsedCommand CommandParser::parse_command(std::uint32_t type, std::uint64_t phy
     out.release_loc = loc.loc;
     const bool compat = env_.cmdflags & QXL_COMMAND_FLAG_COMPAT;
     switch (type) {
-    case QXL_CMD_DRAW: {
-        proto::DrawCommand d;
-        if (parse_drawable(phys, compat, d)) out.body = std::move(d);
-        break;
-    }
-    case QXL_CMD_SURFACE: parse_surface_cmd(phys, out); break;
-    case QXL_CMD_UPDATE: {
-        std::uint8_t u[kUpdateCmdBytes];
-        if (!read(phys, 0, u, compat ? kCompatUpdateCmdBytes : kUpdateCmdBytes, "update command")) break;
-        proto::UpdateCommand up;
-        up.area = ld_rect(u + 8);
-        if (!rect_sane(up.area)) {
-            fail("update command: bad area " + rect_str(up.area));
+        case QXL_CMD_DRAW: {
+            proto::DrawCommand d;
+            if (parse_drawable(phys, compat, d)) out.body = std::move(d);
             break;
         }
-        up.update_id = ld32(u + 24);
-        up.surface_id = compat ? 0 : ld32(u + 28);
-        if (up.surface_id >= env_.n_surfaces) {
-            fail("update command: surface id " + std::to_string(up.surface_id) + " out of range");
+        case QXL_CMD_SURFACE:
+            parse_surface_cmd(phys, out);
+            break;
+        case QXL_CMD_UPDATE: {
+            std::uint8_t u[kUpdateCmdBytes];
+            if (!read(phys, 0, u, compat ? kCompatUpdateCmdBytes : kUpdateCmdBytes, "update command")) break;
+            proto::UpdateCommand up;
+            up.area = ld_rect(u + 8);
+            if (!rect_sane(up.area)) {
+                fail("update command: bad area " + rect_str(up.area));
+                break;
+            }
+            up.update_id = ld32(u + 24);
+            up.surface_id = compat ? 0 : ld32(u + 28);
+            if (up.surface_id >= env_.n_surfaces) {
+                fail("update command: surface id " + std::to_string(up.surface_id) + " out of range");
+                break;
+            }
+            out.body = up;
             break;
         }
-        out.body = up;
-        break;
-    }
-    case QXL_CMD_MESSAGE: {
-        const std::uint64_t avail = env_.slots->bytes_to_slot_end(phys);
-        if (avail < 8) {
-            fail("message: no text");
+        case QXL_CMD_MESSAGE: {
+            const std::uint64_t avail = env_.slots->bytes_to_slot_end(phys);
+            if (avail < 8) {
+                fail("message: no text");
+                break;
+            }
+            const std::uint64_t len = std::min<std::uint64_t>(avail - 8, kMaxMessageBytes);
+            std::vector<std::uint8_t> text(static_cast<std::size_t>(len));
+            if (!read(phys, 8, text.data(), len, "message")) break;
+            const void* nul = len ? std::memchr(text.data(), 0, text.size()) : nullptr;
+            if (!nul) {
+                fail("message: text is not NUL-terminated within the bound");
+                break;
+            }
+            proto::MessageCommand m;
+            m.text.assign(reinterpret_cast<const char*>(text.data()),
+                          static_cast<const std::uint8_t*>(nul) - text.data());
+            out.body = std::move(m);
             break;
         }
-        const std::uint64_t len = std::min<std::uint64_t>(avail - 8, kMaxMessageBytes);
-        std::vector<std::uint8_t> text(static_cast<std::size_t>(len));
-        if (!read(phys, 8, text.data(), len, "message")) break;
-        const void* nul = len ? std::memchr(text.data(), 0, text.size()) : nullptr;
-        if (!nul) {
-            fail("message: text is not NUL-terminated within the bound");
+        default:
+            fail("command ring: invalid command type " + std::to_string(type));
             break;
-        }
-        proto::MessageCommand m;
-        m.text.assign(reinterpret_cast<const char*>(text.data()), static_cast<const std::uint8_t*>(nul) - text.data());
-        out.body = std::move(m);
-        break;
-    }
-    default: fail("command ring: invalid command type " + std::to_string(type)); break;
     }
     out.error = error_;
     if (!out.error.empty()) out.body = std::monostate{};
@@ -828,8 +859,8 @@ std::optional<proto::MonitorsConfig> CommandParser::parse_monitors_config(std::u
     cfg.heads.resize(n);
     for (std::size_t i = 0; i < n; ++i) {
         const std::uint8_t* p = raw.data() + i * kHeadBytes;
-        cfg.heads[i] = proto::MonitorHead{ld32(p), ld32(p + 4), ld32(p + 8), ld32(p + 12), ld32(p + 16), ld32(p + 20),
-                                          ld32(p + 24)};
+        cfg.heads[i] = proto::MonitorHead{ld32(p),      ld32(p + 4),  ld32(p + 8), ld32(p + 12),
+                                          ld32(p + 16), ld32(p + 20), ld32(p + 24)};
     }
     return cfg;
 }

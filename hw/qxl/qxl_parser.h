@@ -41,7 +41,7 @@ struct ParserEnv {
     std::uint32_t cmdflags = 0;  // QXL_COMMAND_FLAG_COMPAT / _COMPAT_16BPP
     // Live surface lookup (the device's table, in ring order).
     std::function<std::optional<SurfaceInfo>(std::uint32_t)> surface;
-    std::uint64_t byte_budget = 0;       // bytes one command may copy in total
+    std::uint64_t byte_budget = 0;        // bytes one command may copy in total
     std::uint32_t max_chunks = 1u << 20;  // data chunks one command may walk
     // Test hook: called after every copy out of guest memory (a test may change guest
     // memory here to play a racing guest and prove nothing is read twice).
@@ -54,7 +54,7 @@ struct ParsedCommand {
                  proto::MessageCommand, proto::CursorOp>
         body;
     std::uint64_t release_id = 0;
-    std::optional<GuestLoc> release_loc;  // set once the command header was readable
+    std::optional<GuestLoc> release_loc;         // set once the command header was readable
     std::optional<SurfaceInfo> created_surface;  // for SURFACE CREATE
     std::string error;                           // non-empty = rejected
 };

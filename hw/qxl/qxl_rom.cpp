@@ -15,12 +15,11 @@ struct Resolution {
 };
 
 constexpr std::array<Resolution, 37> kResolutions{{
-    {640, 480},   {800, 480},   {800, 600},   {832, 624},   {960, 640},   {1024, 600},  {1024, 768},
-    {1152, 864},  {1152, 870},  {1280, 720},  {1280, 760},  {1280, 768},  {1280, 800},  {1280, 960},
-    {1280, 1024}, {1360, 768},  {1366, 768},  {1400, 1050}, {1440, 900},  {1600, 900},  {1600, 1200},
-    {1680, 1050}, {1920, 1080}, {1920, 1200}, {1920, 1440}, {2000, 2000}, {2048, 1536}, {2048, 2048},
-    {2560, 1440}, {2560, 1600}, {2560, 2048}, {2800, 2100}, {3200, 2400}, {3840, 2160}, {4096, 2160},
-    {7680, 4320}, {8192, 4320},
+    {640, 480},   {800, 480},   {800, 600},   {832, 624},   {960, 640},   {1024, 600},  {1024, 768},  {1152, 864},
+    {1152, 870},  {1280, 720},  {1280, 760},  {1280, 768},  {1280, 800},  {1280, 960},  {1280, 1024}, {1360, 768},
+    {1366, 768},  {1400, 1050}, {1440, 900},  {1600, 900},  {1600, 1200}, {1680, 1050}, {1920, 1080}, {1920, 1200},
+    {1920, 1440}, {2000, 2000}, {2048, 1536}, {2048, 2048}, {2560, 1440}, {2560, 1600}, {2560, 2048}, {2800, 2100},
+    {3200, 2400}, {3840, 2160}, {4096, 2160}, {7680, 4320}, {8192, 4320},
 }};
 
 // Physical size of one pixel in millimetres as QEMU assumes it (about 86 dpi).
@@ -91,13 +90,16 @@ void build_rom(const QxlConfig& config, std::uint8_t* r) {
     }
 }
 
-std::uint32_t rom_mode_count(const std::uint8_t* rom) { return ld32(rom + rom::size); }
+std::uint32_t rom_mode_count(const std::uint8_t* rom) {
+    return ld32(rom + rom::size);
+}
 
 std::optional<QxlModeInfo> rom_mode(const std::uint8_t* r, std::uint32_t index) {
     const std::uint32_t n = rom_mode_count(r);
     if (index >= n || rom::size + 4 + (std::uint64_t{index} + 1) * kModeBytes > kRomSizeBytes) return std::nullopt;
     const std::uint8_t* m = r + rom::size + 4 + index * kModeBytes;
-    return QxlModeInfo{ld32(m), ld32(m + 4), ld32(m + 8), ld32(m + 12), ld32(m + 16), ld32(m + 20), ld32(m + 24), ld32(m + 28)};
+    return QxlModeInfo{ld32(m),      ld32(m + 4),  ld32(m + 8),  ld32(m + 12),
+                       ld32(m + 16), ld32(m + 20), ld32(m + 24), ld32(m + 28)};
 }
 
 }  // namespace qxlbox::hw::qxl

@@ -114,15 +114,18 @@ void serialize_snapshot(StateIo& s, Snapshot& n) {
             std::uint8_t backing = 0;
             std::uint64_t offset = 0;
             s.io(id), s.io(format), s.io(w), s.io(h), s.io(stride), s.io(backing), s.io(offset);
-            n.surfaces[id] = SurfaceInfo{static_cast<proto::SurfaceFormat>(format), w, h, static_cast<std::int32_t>(stride),
-                                         GuestLoc{backing == 0 ? Backing::Ram : Backing::Vram, backing > 1 ? ~0ull : offset}};
+            n.surfaces[id] =
+                SurfaceInfo{static_cast<proto::SurfaceFormat>(format), w, h, static_cast<std::int32_t>(stride),
+                            GuestLoc{backing == 0 ? Backing::Ram : Backing::Vram, backing > 1 ? ~0ull : offset}};
         }
         if (count > n.n_surfaces) n.surfaces.clear(), n.n_surfaces = 0;  // rejected by validation
     } else {
         for (auto& [id, info] : n.surfaces) {
-            std::uint32_t sid = id, format = static_cast<std::uint32_t>(info.format), stride = static_cast<std::uint32_t>(info.stride);
+            std::uint32_t sid = id, format = static_cast<std::uint32_t>(info.format),
+                          stride = static_cast<std::uint32_t>(info.stride);
             std::uint8_t backing = static_cast<std::uint8_t>(info.mem.backing);
-            s.io(sid), s.io(format), s.io(info.width), s.io(info.height), s.io(stride), s.io(backing), s.io(info.mem.offset);
+            s.io(sid), s.io(format), s.io(info.width), s.io(info.height), s.io(stride), s.io(backing),
+                s.io(info.mem.offset);
         }
     }
     s.io(n.num_free_res);
@@ -134,7 +137,9 @@ void serialize_snapshot(StateIo& s, Snapshot& n) {
     s.io(last.offset);
     if (s.loading()) {
         n.last_release.reset();
-        if (has_last) n.last_release = GuestLoc{last_backing == 0 ? Backing::Ram : Backing::Vram, last_backing > 1 ? ~0ull : last.offset};
+        if (has_last)
+            n.last_release =
+                GuestLoc{last_backing == 0 ? Backing::Ram : Backing::Vram, last_backing > 1 ? ~0ull : last.offset};
     }
 }
 
@@ -206,7 +211,8 @@ std::optional<std::string> QxlDevice::load_state(const std::vector<std::uint8_t>
             info.stride == INT32_MIN) {
             return "qxl state: bad surface " + std::to_string(id);
         }
-        const std::uint64_t abs_stride = info.stride < 0 ? std::uint64_t(-std::int64_t{info.stride}) : std::uint64_t(info.stride);
+        const std::uint64_t abs_stride =
+            info.stride < 0 ? std::uint64_t(-std::int64_t{info.stride}) : std::uint64_t(info.stride);
         const std::uint64_t row = (std::uint64_t{info.width} * proto::surface_format_bpp(info.format) + 7) / 8;
         const std::uint64_t limit = check.backing_size(info.mem.backing);
         if (row > abs_stride || info.mem.offset > limit || abs_stride * info.height > limit - info.mem.offset) {
@@ -215,7 +221,8 @@ std::optional<std::string> QxlDevice::load_state(const std::vector<std::uint8_t>
     }
     if (n.last_release) {
         const std::uint64_t limit = check.backing_size(n.last_release->backing);
-        if (n.last_release->offset > limit || limit - n.last_release->offset < 8) return "qxl state: bad release pointer";
+        if (n.last_release->offset > limit || limit - n.last_release->offset < 8)
+            return "qxl state: bad release pointer";
     }
     // Buffers: read into scratch first so a truncated file leaves the device untouched.
     std::vector<std::uint8_t> rom(kRomSizeBytes), shadow(kRomSizeBytes);
@@ -240,7 +247,8 @@ std::optional<std::string> QxlDevice::load_state(const std::vector<std::uint8_t>
     std::memcpy(rom_.get(), rom.data(), kRomSizeBytes);
     std::memcpy(shadow_rom_.data(), shadow.data(), kRomSizeBytes);
     std::memcpy(ram_.get(), big.data(), static_cast<std::size_t>(config_.ram_size_bytes));
-    std::memcpy(vram_.get(), big.data() + config_.ram_size_bytes, static_cast<std::size_t>(config_.vram_backing_bytes()));
+    std::memcpy(vram_.get(), big.data() + config_.ram_size_bytes,
+                static_cast<std::size_t>(config_.vram_backing_bytes()));
     for (unsigned i = 0; i < 6; ++i) config_write(pci_cfg::kBar0 + 4 * i, 4, n.bars[i]);
     config_write(pci_cfg::kInterruptLine, 1, n.interrupt_line);
     config_write(pci_cfg::kCommand, 2, n.pci_command);

@@ -66,8 +66,9 @@ std::optional<proto::SurfacePixels> RecordingConsumer::update_area(std::uint32_t
     for (std::int32_t y = 0; y < area.height(); ++y) {
         std::uint8_t* row = out.data.data() + std::size_t(y) * out.stride;
         if (update_mode == UpdateMode::CurrentPixels) {
-            std::memcpy(row, full->data.data() + std::size_t(area.top + y) * full->stride + std::size_t(area.left) * bytes_pp,
-                        std::size_t(area.width()) * bytes_pp);
+            std::memcpy(
+                row, full->data.data() + std::size_t(area.top + y) * full->stride + std::size_t(area.left) * bytes_pp,
+                std::size_t(area.width()) * bytes_pp);
         } else {
             for (std::int32_t x = 0; x < area.width(); ++x) {
                 for (std::size_t b = 0; b < bytes_pp; ++b) {

@@ -35,7 +35,8 @@ bool AgentStreamChecker::feed(const std::uint8_t* data, std::size_t size) {
                 return false;
             }
             if (chunk_size == 0 || chunk_size > max_chunk_bytes_) {
-                error_ = "agent chunk: size " + std::to_string(chunk_size) + " outside 1.." + std::to_string(max_chunk_bytes_);
+                error_ = "agent chunk: size " + std::to_string(chunk_size) + " outside 1.." +
+                         std::to_string(max_chunk_bytes_);
                 return false;
             }
             chunk_left_ = chunk_size;
@@ -62,7 +63,8 @@ bool AgentStreamChecker::feed(const std::uint8_t* data, std::size_t size) {
                 return false;
             }
             if (msg_size > max_message_bytes_) {
-                error_ = "agent message: size " + std::to_string(msg_size) + " above " + std::to_string(max_message_bytes_);
+                error_ =
+                    "agent message: size " + std::to_string(msg_size) + " above " + std::to_string(max_message_bytes_);
                 return false;
             }
             message_left_[port] = msg_size;

@@ -32,7 +32,10 @@ PciIdentity vdi_identity() {
 }  // namespace
 
 VdiPortDevice::VdiPortDevice(machine::Scheduler& scheduler, VdiPortTiming timing)
-    : PciDevice("vdiport", vdi_identity()), scheduler_(scheduler), timing_(timing), ram_(new std::uint8_t[kVdiPortRamBytes]()) {
+    : PciDevice("vdiport", vdi_identity()),
+      scheduler_(scheduler),
+      timing_(timing),
+      ram_(new std::uint8_t[kVdiPortRamBytes]()) {
     BarSpec io;
     io.kind = BarKind::Io;
     io.size = kVdiPortIoBytes;
@@ -122,16 +125,19 @@ std::uint32_t VdiPortDevice::io_read(unsigned offset) {
 
 void VdiPortDevice::io_write(unsigned offset, std::uint32_t) {
     switch (offset) {
-    case vdi_io::VDI_PORT_IO_CONNECTION:
-        if (!connected_) return;
-        connected_ = false;
-        if (peer_) peer_->agent_disconnected();
-        return;
-    case vdi_io::VDI_PORT_IO_NOTIFY:
-        if (connected_) schedule_service(timing_.notify_latency_ns);
-        return;
-    case vdi_io::VDI_PORT_IO_UPDATE_IRQ: update_irq(); return;
-    default: return;
+        case vdi_io::VDI_PORT_IO_CONNECTION:
+            if (!connected_) return;
+            connected_ = false;
+            if (peer_) peer_->agent_disconnected();
+            return;
+        case vdi_io::VDI_PORT_IO_NOTIFY:
+            if (connected_) schedule_service(timing_.notify_latency_ns);
+            return;
+        case vdi_io::VDI_PORT_IO_UPDATE_IRQ:
+            update_irq();
+            return;
+        default:
+            return;
     }
 }
 

@@ -115,7 +115,7 @@ private:
     bool connected_ = false;
     std::uint32_t generation_ = 0;
 
-    std::mutex host_mutex_;                 // guards to_guest_, host_checker_, want_writable_, read_ready_
+    std::mutex host_mutex_;  // guards to_guest_, host_checker_, want_writable_, read_ready_
     std::deque<std::uint8_t> to_guest_;
     AgentStreamChecker host_checker_{proto::VD_AGENT_MAX_DATA_SIZE, kMaxMessageBytes};
     bool want_writable_ = false;

@@ -245,8 +245,8 @@ TEST(QxlCommand, QuicImageKeptAsBytes) {
     h.put32(img + 10, 16);
     h.put32(img + 14, 8);
     h.put32(img + 18, 10);
-    h.put32(img + 22, 6);                       // first chunk in place: 6 bytes
-    h.put64(img + 22 + 12, h.phys(h.chunk(4))); // then 4 more
+    h.put32(img + 22, 6);                        // first chunk in place: 6 bytes
+    h.put64(img + 22 + 12, h.phys(h.chunk(4)));  // then 4 more
     const std::uint64_t d = h.copy_drawable();
     h.put64(d + 123, h.phys(img));
     submit(h, d);

@@ -167,8 +167,12 @@ public:
     // --- structure builders (return BAR0 offsets) ---
     std::uint64_t bitmap_image(std::uint32_t w, std::uint32_t h, std::uint8_t format = 8, std::uint32_t stride = 0,
                                bool direct = false, std::uint64_t palette_phys = 0) {
-        const unsigned bpp = format == 1 || format == 2 ? 1 : format == 3 || format == 4 ? 4 : format == 5 || format == 10 ? 8
-                           : format == 6 ? 16 : format == 7 ? 24 : 32;
+        const unsigned bpp = format == 1 || format == 2    ? 1
+                             : format == 3 || format == 4  ? 4
+                             : format == 5 || format == 10 ? 8
+                             : format == 6                 ? 16
+                             : format == 7                 ? 24
+                                                           : 32;
         if (stride == 0) stride = (w * bpp + 7) / 8;
         const std::uint64_t img = alloc(48);
         put64(img, 0x1234);

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "qxl_harness.h"
 
 using namespace qxl_test;
@@ -194,7 +196,8 @@ TEST(QxlIo, UpdateAreaEmptyRectIsForgivenAndCancelsAsync) {
     h.out(QXL_IO_UPDATE_AREA_ASYNC);
     EXPECT_FALSE(h.dev->guest_bug());
     EXPECT_EQ(h.dev->current_async(), kNoAsyncIo);
-    EXPECT_EQ(h.int_pending() & (QXL_INTERRUPT_IO_CMD | QXL_INTERRUPT_ERROR), QXL_INTERRUPT_IO_CMD | QXL_INTERRUPT_ERROR);
+    EXPECT_EQ(h.int_pending() & (QXL_INTERRUPT_IO_CMD | QXL_INTERRUPT_ERROR),
+              QXL_INTERRUPT_IO_CMD | QXL_INTERRUPT_ERROR);
 }
 
 TEST(QxlIo, UpdateAreaInvertedRectIsAGuestBug) {
@@ -396,10 +399,10 @@ TEST(QxlInterrupt, ClientMonitorsConfigOnlyWhenGuestListens) {
     h.set_int_mask(0x27);
     EXPECT_TRUE(h.dev->client_monitors_config({{0, 0, 800, 600, 10, 20, 0}}));
     EXPECT_EQ(h.mem.read16(kBar2 + rom::client_monitors_config), 1u);
-    EXPECT_EQ(h.rom32(rom::client_monitors_config + 4), 20u);       // top = y
-    EXPECT_EQ(h.rom32(rom::client_monitors_config + 4 + 4), 10u);   // left = x
-    EXPECT_EQ(h.rom32(rom::client_monitors_config + 4 + 8), 620u);  // bottom
-    EXPECT_EQ(h.rom32(rom::client_monitors_config + 4 + 12), 810u); // right
+    EXPECT_EQ(h.rom32(rom::client_monitors_config + 4), 20u);        // top = y
+    EXPECT_EQ(h.rom32(rom::client_monitors_config + 4 + 4), 10u);    // left = x
+    EXPECT_EQ(h.rom32(rom::client_monitors_config + 4 + 8), 620u);   // bottom
+    EXPECT_EQ(h.rom32(rom::client_monitors_config + 4 + 12), 810u);  // right
     EXPECT_EQ(h.int_pending() & QXL_INTERRUPT_CLIENT_MONITORS_CONFIG, QXL_INTERRUPT_CLIENT_MONITORS_CONFIG);
     // Same config again: nothing changed, no new interrupt.
     h.set_ram32(ram::int_pending, 0);
@@ -460,4 +463,21 @@ TEST(QxlBackPressure, AsyncCreatePrimaryCompletesOnlyAfterConsumerTakesIt) {
     h.run_ns(30000);
     EXPECT_EQ(h.int_pending() & QXL_INTERRUPT_IO_CMD, QXL_INTERRUPT_IO_CMD);
     EXPECT_TRUE(std::holds_alternative<proto::SurfaceCreate>(h.consumer.commands.back().body));
+}
+
+TEST(QxlInterrupt, RequestsFromAnotherThreadApplyAtTheNextServiceTick) {
+    QxlHarness h;
+    h.boot();
+    std::thread t([&] {
+        h.dev->set_client_capabilities(true, {0x42});
+        EXPECT_TRUE(h.dev->client_monitors_config({{0, 0, 640, 480, 0, 0, 0}}));
+    });
+    t.join();
+    EXPECT_EQ(h.mem.read8(kBar2 + rom::client_present), 0u);  // not yet: emulation thread only
+    h.run_ns(200000);
+    EXPECT_EQ(h.mem.read8(kBar2 + rom::client_present), 1u);
+    EXPECT_EQ(h.mem.read8(kBar2 + rom::client_capabilities), 0x42u);
+    EXPECT_EQ(h.mem.read16(kBar2 + rom::client_monitors_config), 1u);
+    EXPECT_EQ(h.int_pending() & (QXL_INTERRUPT_CLIENT | QXL_INTERRUPT_CLIENT_MONITORS_CONFIG),
+              QXL_INTERRUPT_CLIENT | QXL_INTERRUPT_CLIENT_MONITORS_CONFIG);
 }

@@ -219,8 +219,8 @@ TEST(QxlStride, BitmapHeightTimesStrideOverflowIsRejected) {
     QxlHarness h;
     h.boot();
     const std::uint64_t img = h.bitmap_image(16, 8);
-    h.put32(img + 18 + 6, 0x10000);      // y
-    h.put32(img + 18 + 10, 0x10000);     // stride: y * stride = 2^32
+    h.put32(img + 18 + 6, 0x10000);   // y
+    h.put32(img + 18 + 10, 0x10000);  // stride: y * stride = 2^32
     const std::uint64_t d = h.copy_drawable();
     h.put64(d + 123, h.phys(img));
     expect_rejected(h, h.phys(d), "height * stride overflows");
@@ -606,8 +606,8 @@ TEST(QxlBudget, OverlappingChunksCannotInflateMemory) {
     QxlHarness h;
     h.boot();
     const std::uint64_t img = h.bitmap_image(16, 8);
-    h.put32(img + 18 + 6, 0x7000);        // y
-    h.put32(img + 18 + 10, 0x10000);      // stride: 1.8 GB claimed
+    h.put32(img + 18 + 6, 0x7000);    // y
+    h.put32(img + 18 + 10, 0x10000);  // stride: 1.8 GB claimed
     const std::uint64_t d = h.copy_drawable();
     h.put64(d + 123, h.phys(img));
     expect_rejected(h, h.phys(d), "copy budget");

@@ -74,3 +74,30 @@ TEST(QxlState, HostileSurfaceInStateIsRejected) {
     ASSERT_TRUE(err.has_value());
     EXPECT_NE(err->find("surface 0"), std::string::npos);
 }
+
+TEST(QxlState, CorruptedHeaderBytesNeverBreakTheDevice) {
+    QxlHarness a;
+    a.boot(64, 32);
+    a.push_cmd(a.phys(a.copy_drawable(12)));
+    a.run_ns(5000);
+    const auto good = a.save_state_for_test();
+    QxlHarness b;
+    int rejected = 0;
+    // Every 13th byte of the non-buffer part, set to 0xff: each load either fails cleanly or
+    // yields a device that still works.
+    const std::size_t header_bytes =
+        4 + 4 + 8 * 4 + 1 + 4 + 2 + 24 + 1 + 1 + 4 + 1 + 4 + 8 * 43 + 4 + 25 + 4 + 1 + 1 + 8;
+    for (std::size_t pos = 0; pos < header_bytes; pos += 13) {
+        auto state = good;
+        state[pos] = 0xff;
+        if (b.dev->load_state(state).has_value()) {
+            ++rejected;
+            continue;
+        }
+        b.push_cmd(b.phys(b.copy_drawable()));
+        b.out(QXL_IO_UPDATE_IRQ);
+        b.run_ns(5000);
+        b.out(QXL_IO_RESET);
+    }
+    EXPECT_GT(rejected, 3);
+}

@@ -41,7 +41,8 @@ struct Irq : machine::IrqSink {
 };
 
 // One agent message wrapped in one chunk.
-std::vector<std::uint8_t> message(std::uint32_t port, std::uint32_t type, std::size_t data_bytes, std::uint32_t protocol = 1) {
+std::vector<std::uint8_t> message(std::uint32_t port, std::uint32_t type, std::size_t data_bytes,
+                                  std::uint32_t protocol = 1) {
     std::vector<std::uint8_t> m(8 + 20 + data_bytes);
     auto put = [&](std::size_t off, std::uint32_t v) {
         for (int i = 0; i < 4; ++i) m[off + i] = static_cast<std::uint8_t>(v >> (8 * i));
@@ -242,7 +243,8 @@ TEST(VdiPort, GuestToHostFlowControlWaitsForThePeer) {
     }
     std::size_t sent = 0;
     for (int round = 0; round < 200 && sent < all.size(); ++round) {
-        sent += h.guest_send(std::vector<std::uint8_t>(all.begin() + static_cast<std::ptrdiff_t>(sent), all.end()), gen);
+        sent +=
+            h.guest_send(std::vector<std::uint8_t>(all.begin() + static_cast<std::ptrdiff_t>(sent), all.end()), gen);
         h.run_ns(150000);
         if (round == 3) {
             // The peer took only 100 bytes; the ring backed up instead of losing data.
@@ -269,8 +271,8 @@ TEST(VdiPort, MalformedGuestChunksAreRejectedWithAReason) {
     empty[4] = 0;  // size 0
     auto split_header = message(1, 1, 4);
     split_header[4] = 10;  // chunk ends inside the 20-byte message header
-    for (const Case& c : {Case{bad_port, "invalid port 3"}, Case{bad_protocol, "protocol 2"}, Case{oversize, "outside 1.."},
-                          Case{empty, "size 0"}, Case{split_header, "header split"}}) {
+    for (const Case& c : {Case{bad_port, "invalid port 3"}, Case{bad_protocol, "protocol 2"},
+                          Case{oversize, "outside 1.."}, Case{empty, "size 0"}, Case{split_header, "header split"}}) {
         VdiHarness h;
         const std::uint32_t gen = h.connect();
         h.guest_send(c.bytes, gen);
@@ -339,7 +341,8 @@ TEST(AgentStream, AcceptsMessagesSplitAcrossChunksAndFeeds) {
     };
     chunk(m.data() + 8, 2000);
     chunk(m.data() + 8 + 2000, 1020);
-    for (std::size_t i = 0; i < s.size(); i += 7) ASSERT_TRUE(c.feed(s.data() + i, std::min<std::size_t>(7, s.size() - i))) << c.error();
+    for (std::size_t i = 0; i < s.size(); i += 7)
+        ASSERT_TRUE(c.feed(s.data() + i, std::min<std::size_t>(7, s.size() - i))) << c.error();
     EXPECT_TRUE(c.at_chunk_boundary());
     AgentStreamChecker strict(2048, 1 << 20);
     EXPECT_FALSE(strict.feed(m.data(), m.size()));  // one 3020-byte chunk is too big here
