@@ -263,9 +263,11 @@ TEST(CodecLz, SurvivesRandomMutationsOfValidStreams) {
         for (int f = 0; f < flips; ++f) m[kLzHeaderBytes + rng() % (m.size() - kLzHeaderBytes)] = static_cast<std::uint8_t>(rng());
         if (rng() % 4 == 0) m.resize(kLzHeaderBytes + rng() % (m.size() - kLzHeaderBytes));
         auto r = lz_decode(m);
-        if (!r.ok()) ++rejected;
-        else
+        if (!r.ok()) {
+            ++rejected;
+        } else {
             EXPECT_EQ(r->pixels.size(), 33u * 17u * 4u);
+        }
     }
     EXPECT_GT(rejected, 100);
 }

@@ -137,7 +137,8 @@ int run_server(int listen_fd, pid_t client, const Picture& pic, std::string& log
                 conns.push_back({fd, std::make_unique<LinkServer>(cfg), nullptr, true, 0, ChannelType::Main});
             }
         }
-        for (std::size_t i = 0; i < conns.size(); ++i) {
+        // Connections accepted just now have no pollfd yet; they are polled next round.
+        for (std::size_t i = 0; i + 1 < fds.size(); ++i) {
             if (!(fds[i + 1].revents & (POLLIN | POLLHUP))) continue;
             auto& c = conns[i];
             Bytes buf(65536);
