@@ -185,7 +185,8 @@ void SdlView::handle_events(bool& quit) {
                 quit = true;
                 break;
             case SDL_WINDOWEVENT:
-                if (e.window.event == SDL_WINDOWEVENT_EXPOSED || e.window.event == SDL_WINDOWEVENT_SIZE_CHANGED)
+                if (e.window.event == SDL_WINDOWEVENT_EXPOSED || e.window.event == SDL_WINDOWEVENT_SIZE_CHANGED ||
+                    e.window.event == SDL_WINDOWEVENT_SHOWN || e.window.event == SDL_WINDOWEVENT_RESIZED)
                     dirty_ = true;
                 if (e.window.event == SDL_WINDOWEVENT_FOCUS_LOST) set_grab(false);
                 break;
@@ -248,6 +249,9 @@ void SdlView::handle_events(bool& quit) {
 bool SdlView::run(Session& session, std::string& error, double max_seconds) {
     session_ = &session;
     const auto start = Clock::now();
+    // Window systems without backing store may drop a frame presented before the window was
+    // mapped; repainting now and then costs little and keeps the window right.
+    auto last_present = start;
     bool quit = false;
     while (!quit) {
         handle_events(quit);
@@ -258,7 +262,11 @@ bool SdlView::run(Session& session, std::string& error, double max_seconds) {
         }
         if (cursor_dirty_) apply_cursor();
         if (mouse_mode_ == MouseMode::Server && cursor_texture_) dirty_ = true;
-        if (dirty_) present();
+        if (Clock::now() - last_present > std::chrono::milliseconds(500)) dirty_ = true;
+        if (dirty_) {
+            present();
+            last_present = Clock::now();
+        }
         if (max_seconds > 0 && std::chrono::duration<double>(Clock::now() - start).count() >= max_seconds) break;
     }
     set_grab(false);

@@ -111,6 +111,7 @@ void Session::on_server_name(std::string name) {
 }
 
 void Session::on_channels_list(const std::vector<std::pair<std::uint8_t, std::uint8_t>>& list) {
+    if (!options_.follow_channels_list) return;
     for (const auto& [raw_type, id] : list) {
         if (id != 0) continue;  // one monitor: display 0 and its companions
         const auto type = static_cast<ChannelType>(raw_type);

@@ -40,6 +40,8 @@ struct SessionOptions {
     int link_timeout_ms = 10000;
     bool connect_cursor = true;
     bool connect_inputs = true;
+    // Link the channels CHANNELS_LIST announces (off only for the fuzz target).
+    bool follow_channels_list = true;
     // Ask for client (absolute) mouse mode when the server offers it, as spice-gtk does.
     bool prefer_client_mouse = true;
     // Defaults to stderr with a "qxlbox view: " prefix.
