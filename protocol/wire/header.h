@@ -40,6 +40,14 @@ void append_header(Bytes& out, bool mini_header, const DataHeader& h);
 Bytes frame_message(bool mini_header, std::uint64_t serial, std::uint16_t type, ByteView body,
                     std::uint32_t sub_list = 0);
 
+// Marshals `msg` and puts a header in front of it.
+template <MessageDef M>
+Result<Bytes> frame(bool mini_header, std::uint64_t serial, const M& msg) {
+    auto body = marshal(msg);
+    if (!body) return body.error();
+    return frame_message(mini_header, serial, M::kType, *body);
+}
+
 struct Frame {
     std::uint64_t serial = 0;  // from the full header, or counted (mini)
     std::uint16_t type = 0;

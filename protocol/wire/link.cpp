@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -54,6 +55,10 @@ CapabilitySet default_client_channel_caps(ChannelType channel) {
 // ------------------------------------------------------------------ link messages
 
 namespace {
+
+// What may pile up before the link completes: a link message, a mechanism and a ticket, plus
+// generous room for data pipelined behind them. More means a peer that is not speaking SPICE.
+constexpr std::size_t kMaxPendingLinkBytes = 64 * 1024;
 
 void put_header(Bytes& out, std::uint32_t size) {
     put_le(out, kLinkMagic);
@@ -244,6 +249,16 @@ Result<Bytes> encrypt_ticket(ByteView public_der, std::string_view password) {
     return out;
 }
 
+std::uint32_t random_connection_id() {
+    std::uint32_t id = 0;
+    while (id == 0) {
+        unsigned char b[4] = {};
+        if (RAND_bytes(b, sizeof b) != 1) return 1;  // no entropy source: any non-zero id links
+        id = load_le<std::uint32_t>(b);
+    }
+    return id;
+}
+
 // ------------------------------------------------------------------ server state machine
 
 LinkServer::LinkServer(LinkServerConfig config) : config_(std::move(config)) {}
@@ -252,6 +267,8 @@ void LinkServer::feed(ByteView bytes) {
     if (state_ == State::Failed) return;
     in_.insert(in_.end(), bytes.begin(), bytes.end());
     step();
+    if (state_ != State::Linked && state_ != State::Failed && in_.size() > kMaxPendingLinkBytes)
+        fail_with_result(LinkError::InvalidData, "peer sent far more than a link stage before linking");
 }
 
 Bytes LinkServer::take_output() { return std::exchange(out_, {}); }
@@ -386,6 +403,8 @@ void LinkClient::feed(ByteView bytes) {
     if (state_ == State::Failed) return;
     in_.insert(in_.end(), bytes.begin(), bytes.end());
     step();
+    if (state_ != State::Linked && state_ != State::Failed && in_.size() > kMaxPendingLinkBytes)
+        fail(LinkError::Ok, "peer sent far more than a link stage before linking");
 }
 
 Bytes LinkClient::take_output() { return std::exchange(out_, {}); }

@@ -117,6 +117,9 @@ private:
 // Client side: RSA-OAEP(SHA-1, MGF1-SHA-1) of password + NUL under the server's key.
 Result<Bytes> encrypt_ticket(ByteView public_der, std::string_view password);
 
+// A random non-zero id for MAIN_INIT.session_id (the connection_id other channels link with).
+std::uint32_t random_connection_id();
+
 // ------------------------------------------------------------------ server side
 
 struct LinkServerConfig {

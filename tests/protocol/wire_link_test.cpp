@@ -266,8 +266,7 @@ TEST(WireLinkServer, RejectsCapsBeyondDeclaredSize) {
 TEST(WireLinkServer, WaitsForTruncatedLinkWithoutReplying) {
     LinkServer server(server_config(false, ""));
     auto bytes = link_mess_bytes(1, 0, 18, 22, 1);
-    bytes.resize(bytes.size() - 3);
-    server.feed(bytes);
+    server.feed(ByteView(bytes.data(), bytes.size() - 3));
     EXPECT_EQ(server.state(), LinkServer::State::ReadingMess);
     EXPECT_TRUE(server.take_output().empty());
 }
@@ -362,6 +361,24 @@ TEST(WireLinkClient, ReportsServerErrorReply) {
     client.feed(marshal_link_error_reply(LinkError::NeedSecured));
     EXPECT_EQ(client.state(), LinkClient::State::Failed);
     EXPECT_EQ(client.failure(), LinkError::NeedSecured);
+}
+
+}  // namespace
+}  // namespace qxlbox::proto::wire
+
+namespace qxlbox::proto::wire {
+namespace {
+
+TEST(WireLinkServer, PeerFloodingBeforeTheLinkCompletesIsCutOff) {
+    LinkClient client(LinkClientConfig{});
+    LinkServer server(server_config(false, ""));
+    server.feed(client.take_output());
+    client.feed(server.take_output());
+    Bytes flood = client.take_output();  // mechanism + a valid ticket
+    flood.resize(flood.size() + 200000, 0x11);
+    server.feed(flood);
+    EXPECT_EQ(server.state(), LinkServer::State::Failed);
+    EXPECT_EQ(server.failure(), LinkError::InvalidData);
 }
 
 }  // namespace
