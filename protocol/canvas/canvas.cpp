@@ -3,6 +3,7 @@
 // TEXT live in canvas_stroke.cpp and canvas_text.cpp.
 #include <cmath>
 #include <new>
+#include <string>
 
 #include "protocol/canvas/canvas_internal.h"
 
@@ -31,6 +32,12 @@ std::unique_ptr<Surface> Surface::create(SurfaceFormat format, std::uint32_t wid
 
 Surface::~Surface() {
     if (image_) pixman_image_unref(image_);
+}
+
+std::uint32_t Surface::pixel(std::int32_t x, std::int32_t y) const {
+    if (x < 0 || y < 0 || static_cast<std::uint32_t>(x) >= width_ || static_cast<std::uint32_t>(y) >= height_) return 0;
+    return load_pixel(data_.get() + static_cast<std::size_t>(y) * stride_, static_cast<int>(surface_format_bpp(format_)),
+                      x);
 }
 
 namespace canvas_detail {
@@ -562,6 +569,15 @@ DrawResult draw(Surface& target, const DrawCommand& cmd, SurfaceResolver* resolv
             }
         },
         cmd.op);
+}
+
+DrawResult draw_all(Surface& target, std::span<const DrawCommand> cmds, SurfaceResolver* resolver) {
+    DrawResult first;
+    for (std::size_t i = 0; i < cmds.size(); ++i) {
+        DrawResult r = draw(target, cmds[i], resolver);
+        if (!r.ok && first.ok) first = DrawResult::failure("command " + std::to_string(i) + ": " + r.error);
+    }
+    return first;
 }
 
 }  // namespace qxlbox::proto

@@ -12,6 +12,7 @@
 // - spice-common only converts the big-endian 1- and 4-bit formats (the little-endian ones hit
 //   "Unsupported bitmap format"); we decode 1BIT_LE (LSB first) and 4BIT_LE (low nibble first)
 //   as the protocol defines them.
+#include <cstdint>
 #include <cstring>
 
 #include "protocol/canvas/canvas_internal.h"
@@ -120,6 +121,22 @@ Result<ImageRef> bitmap_to_image(const SourceContext& ctx, const Image& image, c
     pixman_format_code_t wanted = want_original ? native : target_format(tf, bm.format == BitmapFormat::RGBA);
     // Decoding straight into the wanted format works when it reads the same bits.
     const bool direct = wanted == native || (native == PIXMAN_a8r8g8b8 && wanted == PIXMAN_x8r8g8b8);
+    // Bitmaps already laid out as pixman wants them are drawn from in place (read only), the way
+    // spice_bitmap_try_as_pixman() avoids a copy.
+    const bool raw_layout = bm.format == BitmapFormat::Bit32 || bm.format == BitmapFormat::RGBA ||
+                            bm.format == BitmapFormat::Bit16 || bm.format == BitmapFormat::Bit8A;
+    if (direct && raw_layout && bm.stride % 4 == 0 && !(image.flags & kImageHighBitsSet) &&
+        reinterpret_cast<std::uintptr_t>(bm.data.data()) % 4 == 0 && bm.stride <= static_cast<std::uint32_t>(INT32_MAX)) {
+        auto* first = const_cast<std::uint8_t*>(bm.data.data());
+        int stride = static_cast<int>(bm.stride);
+        if (!bm.top_down) {
+            first += static_cast<std::size_t>(bm.stride) * (bm.height - 1);
+            stride = -stride;
+        }
+        ImageRef view(pixman_image_create_bits(wanted, static_cast<int>(bm.width), static_cast<int>(bm.height),
+                                               reinterpret_cast<std::uint32_t*>(first), stride));
+        if (view) return view;
+    }
     ImageRef decoded(pixman_image_create_bits(direct ? wanted : native, static_cast<int>(bm.width),
                                               static_cast<int>(bm.height), nullptr, 0));
     if (!decoded) return std::string("out of memory decoding bitmap");

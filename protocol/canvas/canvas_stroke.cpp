@@ -5,10 +5,12 @@
 // thin-line bias, CapNotLast: a polyline's last point is not drawn). The brush goes through the
 // fore ROP; back_mode is ignored, as in spice-common.
 //
-// Styled lines: spice-common hands them to the X server's wide-dash code with width 1. We step
-// the same dash list (rounded style lengths, START_WITH_GAP rotation) along the Bresenham pixels,
-// counting major-axis steps. Horizontal and vertical dashed lines match; sloped dashed lines may
-// differ from spice-common by a pixel at dash ends.
+// Styled lines: spice-common hands them to the X server's wide-dash code with width 1, which
+// measures dashes as Euclidean length along the polyline. We keep the thin-line pixels and decide
+// on/off per pixel from the same dash list (rounded style lengths truncated to bytes,
+// START_WITH_GAP rotation) at that pixel's distance along the polyline. Horizontal and vertical
+// dashed lines match; sloped dashed lines may differ from spice-common by a pixel here and there.
+#include <cmath>
 #include <vector>
 
 #include "protocol/canvas/canvas_internal.h"
@@ -33,8 +35,9 @@ struct IntPoint {
     int y = 0;
 };
 
-std::int64_t dot(std::int64_t x1, std::int64_t y1, std::int64_t x2, std::int64_t y2) {
-    return (x1 * x2 + y1 * y2) >> 4;
+// 28.4 dot product; 128-bit because hostile coordinates reach 2^33 in differences.
+Int128 dot(std::int64_t x1, std::int64_t y1, std::int64_t x2, std::int64_t y2) {
+    return (static_cast<Int128>(x1) * x2 + static_cast<Int128>(y1) * y2) >> 4;
 }
 
 // Recursion bound: 2^16 segments per curve is far below a pixel for any surface we accept, and
@@ -48,13 +51,13 @@ struct FixPoint64 {
 
 void subdivide_bezier(std::vector<IntPoint>& pts, FixPoint64 p0, FixPoint64 p1, FixPoint64 p2, FixPoint64 p3,
                       int depth) {
-    const std::int64_t a2 = dot(p1.x - p0.x, p1.y - p0.y, p1.x - p0.x, p1.y - p0.y);
-    const std::int64_t b2 = dot(p3.x - p0.x, p3.y - p0.y, p3.x - p0.x, p3.y - p0.y);
-    const std::int64_t c2 = dot(p2.x - p3.x, p2.y - p3.y, p2.x - p3.x, p2.y - p3.y);
-    const std::int64_t ab = dot(p1.x - p0.x, p1.y - p0.y, p3.x - p0.x, p3.y - p0.y);
-    const std::int64_t cb = dot(p2.x - p3.x, p2.y - p3.y, p0.x - p3.x, p0.y - p3.y);
-    const Int128 h1 = (static_cast<Int128>(a2) * b2 - static_cast<Int128>(ab) * ab) >> 3;
-    const Int128 h2 = (static_cast<Int128>(c2) * b2 - static_cast<Int128>(cb) * cb) >> 3;
+    const Int128 a2 = dot(p1.x - p0.x, p1.y - p0.y, p1.x - p0.x, p1.y - p0.y);
+    const Int128 b2 = dot(p3.x - p0.x, p3.y - p0.y, p3.x - p0.x, p3.y - p0.y);
+    const Int128 c2 = dot(p2.x - p3.x, p2.y - p3.y, p2.x - p3.x, p2.y - p3.y);
+    const Int128 ab = dot(p1.x - p0.x, p1.y - p0.y, p3.x - p0.x, p3.y - p0.y);
+    const Int128 cb = dot(p2.x - p3.x, p2.y - p3.y, p0.x - p3.x, p0.y - p3.y);
+    const Int128 h1 = (a2 * b2 - ab * ab) >> 3;
+    const Int128 h2 = (c2 * b2 - cb * cb) >> 3;
     if ((h1 < b2 && h2 < b2) || depth >= kMaxBezierDepth) {
         pts.push_back({fix_to_int(static_cast<std::int32_t>(p3.x)), fix_to_int(static_cast<std::int32_t>(p3.y))});
         return;
@@ -99,16 +102,16 @@ public:
     }
 
     void polyline(const std::vector<IntPoint>& pts) {
-        std::int64_t dash_pos = dash_offset_;
+        double dash_pos = static_cast<double>(dash_offset_);
         for (std::size_t i = 1; i < pts.size(); ++i) {
             segment(pts[i - 1], pts[i], dash_pos);
         }
     }
 
 private:
-    bool dash_on(std::int64_t pos) const {
+    bool dash_on(double pos) const {
         if (dashes_.empty() || dash_total_ <= 0) return true;
-        std::int64_t p = pos % dash_total_;
+        double p = std::fmod(pos, static_cast<double>(dash_total_));
         for (std::size_t i = 0; i < dashes_.size(); ++i) {
             if (p < dashes_[i]) return i % 2 == 0;
             p -= dashes_[i];
@@ -134,7 +137,7 @@ private:
     // One miZeroLine segment without its end point. Pixel i of an x-major line is at
     // (x1 + sx*i, y1 + sy*k(i)) with k(i) = floor((E0 + i*2ady) / 2adx) + 1, the closed form of
     // the Bresenham loop, so clipped parts are skipped instead of walked.
-    void segment(IntPoint a, IntPoint b, std::int64_t& dash_pos) {
+    void segment(IntPoint a, IntPoint b, double& dash_pos) {
         const std::int64_t adx = b.x >= a.x ? std::int64_t{b.x} - a.x : std::int64_t{a.x} - b.x;
         const std::int64_t ady = b.y >= a.y ? std::int64_t{b.y} - a.y : std::int64_t{a.y} - b.y;
         const int sx = b.x >= a.x ? 1 : -1, sy = b.y >= a.y ? 1 : -1;
@@ -156,8 +159,10 @@ private:
             lo = std::max<std::int64_t>(lo, std::int64_t{major_start} - major_limit + 1);
             hi = std::min<std::int64_t>(hi, std::int64_t{major_start} + 1);
         }
+        const double length = std::hypot(static_cast<double>(adx), static_cast<double>(ady));
+        const double step = major == 0 ? 0.0 : length / static_cast<double>(major);
         for (std::int64_t i = lo; i < hi; ++i) {
-            if (!dash_on(dash_pos + i)) continue;
+            if (!dashes_.empty() && !dash_on(dash_pos + static_cast<double>(i) * step)) continue;
             const std::int64_t k = major == 0 ? 0 : floor_div(e0 + i * 2 * minor, 2 * major) + 1;
             const std::int64_t maj = major_start + major_step * i;
             const std::int64_t min = minor_start + minor_step * k;
@@ -165,7 +170,7 @@ private:
             if (x < 0 || y < 0 || x >= width_ || y >= height_) continue;
             plot(static_cast<int>(x), static_cast<int>(y));
         }
-        dash_pos += major;
+        dash_pos += length;
     }
 
     pixman_image_t* dest_;

@@ -89,9 +89,14 @@ DrawResult draw_text(Surface& target, const DrawCommand& cmd, const Text& text, 
         auto t = acquire_source(ctx, text.fore_brush.pattern, false);
         if (auto* e = std::get_if<std::string>(&t)) return DrawResult::failure("fore brush: " + *e);
         fore = std::move(std::get<ImageRef>(t));
+        // The pattern repeats, so its origin only matters modulo its size (which also keeps the
+        // 16.16 translation in range).
+        const std::int64_t pw = pixman_image_get_width(fore.get()), ph = pixman_image_get_height(fore.get());
+        const std::int64_t ox = ((text.fore_brush.pos.x % pw) + pw) % pw;
+        const std::int64_t oy = ((text.fore_brush.pos.y % ph) + ph) % ph;
         pixman_transform_t tr;
-        pixman_transform_init_translate(&tr, pixman_int_to_fixed(-text.fore_brush.pos.x),
-                                        pixman_int_to_fixed(-text.fore_brush.pos.y));
+        pixman_transform_init_translate(&tr, pixman_int_to_fixed(static_cast<int>(-ox)),
+                                        pixman_int_to_fixed(static_cast<int>(-oy)));
         pixman_image_set_transform(fore.get(), &tr);
         pixman_image_set_repeat(fore.get(), PIXMAN_REPEAT_NORMAL);
         break;
