@@ -4,9 +4,9 @@
 #include <set>
 #include <type_traits>
 
+#include "protocol/codec/lz.h"
 #include "protocol/wire/messages.h"
 #include "server/byte_io.h"
-#include "server/lz_encode.h"
 #include "server/spice_constants.h"
 
 namespace qxlbox::server {
@@ -57,12 +57,14 @@ public:
             flags |= proto::kImageCacheMe;
         }
         if (const auto* bm = std::get_if<proto::Bitmap>(&img.content)) {
-            if (ctx_.allow_lz && std::uint64_t{bm->width} * bm->height >= kLzMinPixels && bm->width == img.width &&
-                bm->height == img.height) {
-                if (auto lz = lz_encode_rgb(*bm); lz && lz->size() < std::uint64_t{bm->stride} * bm->height) {
+            bool rgb = bm->format == proto::BitmapFormat::Bit32 || bm->format == proto::BitmapFormat::Bit24;
+            if (ctx_.allow_lz && rgb && std::uint64_t{bm->width} * bm->height >= kLzMinPixels &&
+                bm->width == img.width && bm->height == img.height) {
+                auto lz = proto::codec::lz_encode_bitmap(*bm);
+                if (lz.ok() && lz->size() < std::uint64_t{bm->stride} * bm->height) {
                     auto out = descriptor_copy(img, proto::ImageType::LzRgb, flags);
                     proto::EncodedImage enc;
-                    enc.data = std::move(*lz);
+                    enc.data = std::move(lz).value();
                     out->content = std::move(enc);
                     ++ctx_.stats.lz;
                     return out;

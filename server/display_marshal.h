@@ -3,7 +3,7 @@
 // Theory of operation: each owned proto:: draw command becomes exactly one SPICE message,
 // written by protocol/wire (the one definition server and client share). What the server
 // adds is the choice for each image the command carries: FROM_CACHE when the client's pixmap
-// cache holds it, LZ_RGB when the bitmap is 24/32-bit, at least kLzMinPixels and the LZ
+// cache holds it, LZ_RGB (protocol/codec's encoder) when the bitmap is 24/32-bit, at least kLzMinPixels and the LZ
 // stream is smaller, BITMAP otherwise; SURFACE references and device-compressed payloads
 // pass through. Cacheable images get CACHE_ME when they fit the client's cache; the ids
 // evicted to make room are collected for an INVAL_LIST that must precede the message.

@@ -57,7 +57,10 @@ proto::SurfacePixels pixels_of(const proto::Surface& s, const proto::Rect& area)
 void SpiceServer::Impl::worker_main() {
     while (!stopping.load()) {
         bool take_bounded = !worker_pipe_full();
-        auto item = dispatcher.pop(std::chrono::milliseconds(5), take_bounded);
+        // Posting wakes the worker at once; the short timeout only matters while the pipe waits
+        // for the I/O thread to make room.
+        auto timeout = std::chrono::milliseconds(ws.pipe.empty() ? 100 : 5);
+        auto item = dispatcher.pop(timeout, take_bounded);
         if (item) {
             worker_handle(*item);
             if (dispatcher.take_wakeup()) {

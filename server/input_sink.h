@@ -37,7 +37,8 @@ public:
     virtual void mouse_position(std::uint32_t x, std::uint32_t y, std::uint16_t buttons, std::uint8_t display_id) = 0;
     // A press or release; `button` is SPICE's button number (LEFT 1 .. EXTRA 7).
     virtual void mouse_button(std::uint8_t button, bool pressed, std::uint16_t buttons) = 0;
-    // Current guest LED state for INPUTS_INIT.
+    // Current guest LED state (kModifier* bits). Polled by the I/O thread, so it must be cheap
+    // and thread-safe (an atomic); a change is sent to the client as KEY_MODIFIERS.
     virtual std::uint16_t keyboard_leds() { return 0; }
 };
 

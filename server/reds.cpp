@@ -62,6 +62,7 @@ struct Conn {
     Clock::time_point last_ping;
     // Inputs.
     unsigned motion_count = 0;
+    std::uint16_t leds_sent = 0;
     // Main: agent tokens.
     std::uint32_t client_tokens = 0;   // AGENT_DATA messages we may send to the client
     std::uint32_t agent_consumed = 0;  // client AGENT_DATA messages taken since the last AGENT_TOKEN
@@ -129,6 +130,7 @@ private:
     void end_session(const std::string& why);
     void pump_channel_out(Conn& c, ChannelOut& out);
     void pump_agent(Conn& c);
+    void pump_leds(Conn& c);
     void timers(Conn& c);
     Conn* session_conn(ChannelType t) {
         auto it = session_conns_.find(t);
@@ -156,6 +158,7 @@ void Reds::run() {
                 pump_channel_out(*c, impl_.cursor_out);
             }
             if (c->type == ChannelType::Main) pump_agent(*c);
+            if (c->type == ChannelType::Inputs) pump_leds(*c);
         }
         for (auto& [id, c] : conns_) timers(*c);
         for (auto id : to_close_) close_now(id);
@@ -464,7 +467,8 @@ void Reds::link_done(Conn& c) {
         case ChannelType::Inputs: {
             ByteWriter w;
             auto* sink = impl_.input_sink.load();
-            w.u16(sink ? sink->keyboard_leds() : 0);
+            c.leds_sent = sink ? sink->keyboard_leds() : 0;
+            w.u16(c.leds_sent);
             send_msg(c, spice::inputs_msg::kInit, w.data());
             break;
         }
@@ -875,6 +879,18 @@ void Reds::pump_agent(Conn& c) {
         send_msg(c, spice::main_msg::kMouseMode, m.data());
     }
     for (auto& ch : chunks) send_msg(c, spice::main_msg::kAgentData, ch);
+}
+
+// The guest's lock LEDs follow the client: a change is announced with KEY_MODIFIERS (§7).
+void Reds::pump_leds(Conn& c) {
+    auto* sink = impl_.input_sink.load();
+    if (!sink) return;
+    std::uint16_t leds = sink->keyboard_leds();
+    if (leds == c.leds_sent) return;
+    c.leds_sent = leds;
+    ByteWriter w;
+    w.u16(leds);
+    send_msg(c, spice::inputs_msg::kKeyModifiers, w.data());
 }
 
 void Reds::timers(Conn& c) {

@@ -309,6 +309,8 @@ public:
         motion_dx += dx;
     }
     void mouse_position(std::uint32_t, std::uint32_t, std::uint16_t, std::uint8_t) override {}
+    std::uint16_t keyboard_leds() override { return leds.load(); }
+    std::atomic<std::uint16_t> leds{0};
     void mouse_button(std::uint8_t button, bool pressed, std::uint16_t) override {
         std::lock_guard lock(m);
         buttons.push_back(pressed ? button : static_cast<std::uint8_t>(0x80 | button));
@@ -320,9 +322,9 @@ public:
 };
 
 TEST(InputsChannel, KeysAndMouseReachTheSinkAndMotionIsAckedEveryFour) {
+    RecordingSink sink;
     auto s = test::start_server();
     ASSERT_TRUE(s.server);
-    RecordingSink sink;
     s.server->set_input_sink(&sink);
     RawClient main;
     auto sid = test::open_session(main, s.server->port());
@@ -350,6 +352,10 @@ TEST(InputsChannel, KeysAndMouseReachTheSinkAndMotionIsAckedEveryFour) {
     EXPECT_TRUE(inputs.wait_msg(spice::inputs_msg::kMouseMotionAck, 5s));
     EXPECT_TRUE(inputs.wait_msg(spice::inputs_msg::kMouseMotionAck, 5s));
     EXPECT_FALSE(inputs.wait_msg(spice::inputs_msg::kMouseMotionAck, 200ms));
+    sink.leds.store(kModifierCapsLock);
+    auto mods = inputs.wait_msg(spice::inputs_msg::kKeyModifiers, 5s);
+    ASSERT_TRUE(mods);
+    EXPECT_EQ(mods->body, (std::vector<std::uint8_t>{4, 0}));
     std::lock_guard lock(sink.m);
     EXPECT_EQ(sink.keys, (std::vector<std::uint8_t>{0xe0, 0x48, 0x1e, 0x9e}));
     EXPECT_EQ(sink.motion_dx, 16);
