@@ -1,13 +1,19 @@
-// The scenario library on QEMU's QXL device: every scenario that needs no qxlbox-only device
-// must print only OK results and DONE, and exit through isa-debug-exit with code 0. The
-// guest's own input checks (module validation) and failure reporting are tested here too,
-// because they only run inside the guest.
+// The scenario library on QEMU's QXL device and on qxlbox. Every scenario that needs no
+// qxlbox-only device must print only OK results and DONE on QEMU and exit through
+// isa-debug-exit with code 0; on qxlbox it must print the very same RESULT/CHECKPOINT lines
+// (result_differences). Scenarios marked `requires vdiport`/`requires qxlbox` run on qxlbox
+// only and must pass there; `requires qemu` marks a check of a QEMU-only fact (agent_absent:
+// QEMU has no VDIPort) and runs on QEMU only. The guest's own input checks (module validation)
+// and failure reporting are tested here too, because they only run inside the guest.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <set>
+#include <sstream>
 
 #include "machine/scenario/scenario_compiler.h"
 #include "machine/scenario/scenario_format.h"
@@ -19,6 +25,7 @@ namespace {
 constexpr int kQemuExitPass = (0 << 1) | 1;
 constexpr int kQemuExitCheckFailed = (1 << 1) | 1;
 constexpr int kQemuExitBadModule = (2 << 1) | 1;
+constexpr std::uint32_t kQxlboxSide = QXSC_FLAG_NEEDS_VDIPORT | QXSC_FLAG_QXLBOX_ONLY;
 
 RunOptions qemu_options() {
     RunOptions o;
@@ -27,10 +34,19 @@ RunOptions qemu_options() {
     return o;
 }
 
+RunOptions qxlbox_options() {
+    RunOptions o;
+    o.guest_elf = QXLBOX_GUEST_ELF;
+    o.qxlbox_exe = QXLBOX_EXE;
+    o.timeout = std::chrono::milliseconds(30000);
+    o.max_virtual_seconds = 60;
+    return o;
+}
+
 std::string describe(const GuestRun& run) {
     std::string s = "exit=" + std::to_string(run.exit_status) + (run.timed_out ? " (timed out)" : "") + "\nserial:\n";
     for (const auto& l : run.serial) s += "  " + l + "\n";
-    if (!run.diagnostics.empty()) s += "qemu stderr:\n" + run.diagnostics;
+    if (!run.diagnostics.empty()) s += "emulator stderr:\n" + run.diagnostics;
     return s;
 }
 
@@ -38,6 +54,10 @@ std::vector<std::uint8_t> compile_or_fail(std::string_view source) {
     auto r = scenario::compile(source, "inline.scn");
     EXPECT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].to_string());
     return r.module;
+}
+
+std::string scenario_path(const std::string& name) {
+    return std::string(QXLBOX_SCENARIO_DIR) + "/" + name + "/" + name + ".scn";
 }
 
 struct LibraryScenario {
@@ -59,48 +79,205 @@ std::vector<LibraryScenario> library() {
     return out;
 }
 
+// Scenarios with a given side: QEMU (no qxlbox-only flag), both machines (no flag at all),
+// qxlbox only.
 std::vector<std::string> qemu_capable() {
     std::vector<std::string> names;
     for (const auto& s : library())
-        if (!(s.flags & (QXSC_FLAG_NEEDS_VDIPORT | QXSC_FLAG_QXLBOX_ONLY))) names.push_back(s.name);
+        if (!(s.flags & kQxlboxSide)) names.push_back(s.name);
+    return names;
+}
+std::vector<std::string> on_both() {
+    std::vector<std::string> names;
+    for (const auto& s : library())
+        if (!(s.flags & (kQxlboxSide | QXSC_FLAG_QEMU_ONLY))) names.push_back(s.name);
+    return names;
+}
+std::vector<std::string> qxlbox_only() {
+    std::vector<std::string> names;
+    for (const auto& s : library())
+        if (s.flags & kQxlboxSide) names.push_back(s.name);
     return names;
 }
 
-class QemuScenario : public ::testing::TestWithParam<std::string> {};
+// One QEMU run per library scenario, shared by the QEMU check and the qxlbox comparison so
+// that the suite boots QEMU once per scenario.
+const GuestRun& qemu_run(const std::string& name) {
+    static std::mutex mutex;
+    static std::map<std::string, GuestRun> runs;
+    std::lock_guard lock(mutex);
+    auto it = runs.find(name);
+    if (it == runs.end()) {
+        auto compiled = scenario::compile_file(scenario_path(name));
+        GuestRun run;
+        if (compiled.ok())
+            run = run_on_qemu(compiled.module, qemu_options());
+        else
+            run.diagnostics = compiled.errors[0].to_string();
+        it = runs.emplace(name, std::move(run)).first;
+    }
+    return it->second;
+}
 
-TEST_P(QemuScenario, EveryCheckPassesAndTheGuestReachesDone) {
-    const auto& name = GetParam();
-    auto compiled = scenario::compile_file(std::string(QXLBOX_SCENARIO_DIR) + "/" + name + "/" + name + ".scn");
-    ASSERT_TRUE(compiled.ok()) << compiled.errors[0].to_string();
-    const auto start = std::chrono::steady_clock::now();
-    const auto run = run_on_qemu(compiled.module, qemu_options());
-    const auto elapsed_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-    ASSERT_TRUE(run.started) << run.diagnostics;
+// Every check passed: one OK RESULT line per compiled check, DONE, exit code 0.
+void expect_all_checks_pass(const scenario::CompileResult& compiled, const GuestRun& run) {
     EXPECT_FALSE(run.timed_out) << describe(run);
     EXPECT_TRUE(run.done()) << describe(run);
     EXPECT_EQ(run.exit_status, kQemuExitPass) << describe(run);
-    // One RESULT line per compiled check, in order, all OK.
     const auto results = run.results();
     ASSERT_EQ(results.size(), compiled.check_names.size()) << describe(run);
     for (std::size_t i = 0; i < results.size(); i++) {
         const std::string prefix = "RESULT " + compiled.check_names[i] + "=OK";
         EXPECT_EQ(results[i].rfind(prefix, 0), 0u) << results[i];
     }
-    RecordProperty("qemu_ms", static_cast<int>(elapsed_ms));
+}
+
+class QemuScenario : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(QemuScenario, EveryCheckPassesAndTheGuestReachesDone) {
+    const auto& name = GetParam();
+    auto compiled = scenario::compile_file(scenario_path(name));
+    ASSERT_TRUE(compiled.ok()) << compiled.errors[0].to_string();
+    const auto& run = qemu_run(name);
+    ASSERT_TRUE(run.started) << run.diagnostics;
+    expect_all_checks_pass(compiled, run);
 }
 
 INSTANTIATE_TEST_SUITE_P(Library, QemuScenario, ::testing::ValuesIn(qemu_capable()),
                          [](const auto& test_info) { return test_info.param; });
 
-TEST(InteropLibrary, OnlyDeclaredScenariosAreLeftToQxlbox) {
-    // A scenario leaves the QEMU comparison only through an explicit `requires` line; this
-    // list makes each such exclusion visible in review.
-    std::set<std::string> excluded;
-    for (const auto& s : library())
-        if (s.flags & (QXSC_FLAG_NEEDS_VDIPORT | QXSC_FLAG_QXLBOX_ONLY)) excluded.insert(s.name);
-    EXPECT_EQ(excluded, (std::set<std::string>{"agent_clipboard", "agent_vdiport", "rop3"}));
-    EXPECT_GE(qemu_capable().size(), 12u);
+class QxlboxMatchesQemu : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(QxlboxMatchesQemu, SameResultLinesAndExitStatus) {
+    const auto& name = GetParam();
+    auto compiled = scenario::compile_file(scenario_path(name));
+    ASSERT_TRUE(compiled.ok()) << compiled.errors[0].to_string();
+    const auto start = std::chrono::steady_clock::now();
+    const auto ours = run_on_qxlbox(compiled.module, qxlbox_options());
+    const auto elapsed_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_TRUE(ours.started) << ours.diagnostics;
+    const auto& reference = qemu_run(name);
+    ASSERT_TRUE(reference.started) << reference.diagnostics;
+    const auto diffs = result_differences(reference, ours);
+    std::string listing;
+    for (const auto& d : diffs) listing += "  " + d + "\n";
+    EXPECT_TRUE(diffs.empty()) << "QEMU | qxlbox differ:\n" << listing << "qxlbox run: " << describe(ours);
+    EXPECT_EQ(ours.exit_status, reference.exit_status) << describe(ours);
+    EXPECT_FALSE(ours.timed_out) << describe(ours);
+    RecordProperty("qxlbox_ms", static_cast<int>(elapsed_ms));
+}
+
+INSTANTIATE_TEST_SUITE_P(Library, QxlboxMatchesQemu, ::testing::ValuesIn(on_both()),
+                         [](const auto& test_info) { return test_info.param; });
+
+class QxlboxScenario : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(QxlboxScenario, EveryCheckPassesAndTheGuestReachesDone) {
+    const auto& name = GetParam();
+    auto compiled = scenario::compile_file(scenario_path(name));
+    ASSERT_TRUE(compiled.ok()) << compiled.errors[0].to_string();
+    const auto run = run_on_qxlbox(compiled.module, qxlbox_options());
+    ASSERT_TRUE(run.started) << run.diagnostics;
+    expect_all_checks_pass(compiled, run);
+}
+
+INSTANTIATE_TEST_SUITE_P(Library, QxlboxScenario, ::testing::ValuesIn(qxlbox_only()),
+                         [](const auto& test_info) { return test_info.param; });
+
+TEST(InteropLibrary, OnlyDeclaredScenariosLeaveTheComparison) {
+    // A scenario leaves the QEMU comparison only through an explicit `requires` line; these
+    // lists make each exclusion visible in review.
+    std::set<std::string> qxlbox_side, qemu_side;
+    for (const auto& s : library()) {
+        if (s.flags & kQxlboxSide) qxlbox_side.insert(s.name);
+        if (s.flags & QXSC_FLAG_QEMU_ONLY) qemu_side.insert(s.name);
+    }
+    EXPECT_EQ(qxlbox_side, (std::set<std::string>{"agent_clipboard", "agent_vdiport", "rop3"}));
+    EXPECT_EQ(qemu_side, (std::set<std::string>{"agent_absent"}));
+    EXPECT_GE(on_both().size(), 12u);
+}
+
+// The demo animates forever (`repeat 0`); with its outer count replaced by a small number it
+// must run to DONE on both machines with identical results.
+std::string demo_with_count(int count) {
+    std::ifstream in(scenario_path("demo"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    const auto pos = text.find("\nrepeat 0\n");
+    if (pos == std::string::npos) return {};
+    text.replace(pos, 10, "\nrepeat " + std::to_string(count) + "\n");
+    return text;
+}
+
+TEST(InteropDemo, FiniteDemoRunsToDoneOnBothMachines) {
+    const auto source = demo_with_count(2);
+    ASSERT_FALSE(source.empty()) << "demo.scn has no top-level 'repeat 0' line";
+    auto compiled = scenario::compile(source, "demo.scn");
+    ASSERT_TRUE(compiled.ok()) << compiled.errors[0].to_string();
+    const auto ours = run_on_qxlbox(compiled.module, qxlbox_options());
+    ASSERT_TRUE(ours.started) << ours.diagnostics;
+    expect_all_checks_pass(compiled, ours);
+    if (compiled.flags & kQxlboxSide) return;
+    const auto reference = run_on_qemu(compiled.module, qemu_options());
+    expect_all_checks_pass(compiled, reference);
+    const auto diffs = result_differences(reference, ours);
+    EXPECT_TRUE(diffs.empty()) << diffs[0];
+}
+
+TEST(InteropDemo, ForeverDemoKeepsRunningUntilStopped) {
+    // The unmodified demo never reaches DONE: qxlbox stops it at --max-seconds (status 6)
+    // with the guest still drawing and no failed step.
+    auto compiled = scenario::compile_file(scenario_path("demo"));
+    ASSERT_TRUE(compiled.ok()) << compiled.errors[0].to_string();
+    auto options = qxlbox_options();
+    options.max_virtual_seconds = 3;
+    const auto run = run_on_qxlbox(compiled.module, options);
+    ASSERT_TRUE(run.started) << run.diagnostics;
+    EXPECT_EQ(run.exit_status, 6) << describe(run);
+    EXPECT_FALSE(run.done()) << describe(run);
+    for (const auto& l : run.serial) EXPECT_EQ(l.find("=FAIL"), std::string::npos) << l;
+}
+
+TEST(InteropLoops, CountersDriveArgumentsOnBothMachines) {
+    // Four fills at x = 4*$i with widths 2+$i%2, then checks on the result: the counters,
+    // arithmetic and floored modulo must behave the same in every guest run.
+    const char* source =
+        "primary 32 8\nfill 0,0,32,8 color=#000000\n"
+        "repeat 2\nrepeat 2\nfill ($j*2+$i)*4,0,2+$i%2,8+(-1*$j)+$j color=#00ff00\nend\nend\n"
+        "fill 28,0,4,8 color=#0000ff\nrepeat 3\nfill 28+(-3)%4-($i-$i),0,1,8 color=#ff0000\nend\n"
+        "update 0,0,32,8\n"
+        "check_rect cell0 0,0,2,8 color=#00ff00\ncheck_pixel gap0 2,0 color=#000000\n"
+        "check_rect cell1 4,0,3,8 color=#00ff00\ncheck_pixel gap1 7,0 color=#000000\n"
+        "check_rect cell3 12,0,3,8 color=#00ff00\ncheck_pixel mod 29,3 color=#ff0000\n"
+        "check_pixel mod_left 28,3 color=#0000ff\n";
+    auto compiled = scenario::compile(source, "loops.scn");
+    ASSERT_TRUE(compiled.ok()) << compiled.errors[0].to_string();
+    const auto ours = run_on_qxlbox(compiled.module, qxlbox_options());
+    ASSERT_TRUE(ours.started) << ours.diagnostics;
+    expect_all_checks_pass(compiled, ours);
+    const auto reference = run_on_qemu(compiled.module, qemu_options());
+    expect_all_checks_pass(compiled, reference);
+}
+
+TEST(InteropLoops, OutOfRangeValueFailsTheStepAtRunTime) {
+    // x = 10 - 4*$i reaches -2 in the fourth iteration: that fill must fail, not wrap.
+    const auto module = compile_or_fail("primary 16 16\nrepeat 4\nfill 10-$i*4,0,1,1 color=#ffffff\nend\n");
+    const auto run = run_on_qemu(module, qemu_options());
+    ASSERT_TRUE(run.started) << run.diagnostics;
+    EXPECT_EQ(run.exit_status, kQemuExitCheckFailed) << describe(run);
+    ASSERT_EQ(run.results().size(), 1u) << describe(run);
+    EXPECT_EQ(run.results()[0], "RESULT step4=FAIL argument 1 = -2 outside [0, 32767]");
+}
+
+TEST(InteropLoops, ZeroDivisorFailsTheStepAtRunTime) {
+    const auto module = compile_or_fail("primary 16 16\nrepeat 2\nfill 4/$i,0,1,1 color=#ffffff\nend\n");
+    const auto run = run_on_qemu(module, qemu_options());
+    ASSERT_TRUE(run.started) << run.diagnostics;
+    EXPECT_EQ(run.exit_status, kQemuExitCheckFailed) << describe(run);
+    ASSERT_EQ(run.results().size(), 1u) << describe(run);
+    EXPECT_EQ(run.results()[0], "RESULT step4=FAIL argument 1 divides by zero");
 }
 
 TEST(InteropGuest, WrongPixelIsReportedAsFailAndExitsWithCodeOne) {
