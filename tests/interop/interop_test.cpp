@@ -212,7 +212,7 @@ std::string demo_with_count(int count) {
 }
 
 TEST(InteropDemo, FiniteDemoRunsToDoneOnBothMachines) {
-    const auto source = demo_with_count(2);
+    const auto source = demo_with_count(1);
     ASSERT_FALSE(source.empty()) << "demo.scn has no top-level 'repeat 0' line";
     auto compiled = scenario::compile(source, "demo.scn");
     ASSERT_TRUE(compiled.ok()) << compiled.errors[0].to_string();
