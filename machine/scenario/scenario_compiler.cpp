@@ -993,6 +993,7 @@ private:
                       "'repeat' count must be 0..1000000 (0 = forever), got '" + tokens[1].text + "'");
             } else {
                 count = static_cast<std::uint32_t>(*n);
+                if (count == 0) result_.runs_forever = true;
             }
             if (loops_.size() >= QXSC_MAX_LOOP_DEPTH)
                 error(line_no, head.column,

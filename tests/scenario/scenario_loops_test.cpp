@@ -54,6 +54,7 @@ TEST(ScenarioLoops, RepeatAndEndBecomeSteps) {
     ASSERT_EQ(steps.size(), 4u);
     EXPECT_EQ(steps[1].op, QXSC_OP_REPEAT);
     EXPECT_EQ(steps[1].args, (std::vector<std::uint32_t>{3}));
+    EXPECT_FALSE(r.runs_forever);
     EXPECT_EQ(steps[2].op, QXSC_OP_WAIT_TICKS);
     EXPECT_EQ(steps[3].op, QXSC_OP_END);
 }
@@ -64,6 +65,7 @@ TEST(ScenarioLoops, CounterExpressionPrecedesItsStepAsPostfixCode) {
     const auto steps = decode(r);
     ASSERT_EQ(steps.size(), 5u);
     EXPECT_EQ(steps[1].args[0], 0u);  // forever
+    EXPECT_TRUE(r.runs_forever);
     EXPECT_EQ(steps[2].op, QXSC_OP_EXPR);
     EXPECT_EQ(steps[2].args, (std::vector<std::uint32_t>{QXSC_DRAW_ARG_X, 0, 32767}));
     EXPECT_EQ(steps[2].text, var(0) + k(4) + "*" + k(1) + "+");
