@@ -312,6 +312,18 @@ static int run_fault(struct Interp* in, u32 kind) {
         qxl_io(d, QXL_IO_FLUSH_SURFACES_ASYNC, 0);
         return QXL_OK;
     case QXSC_FAULT_GUEST_EXCEPTION: __asm__ volatile("ud2"); return QXL_OK;
+    case QXSC_FAULT_BBOX_OUTSIDE: {
+        /* A 16x16 fill at the primary's bottom-right corner, half of it outside. */
+        u32 w, h, stride, bpp;
+        if (!qxl_surface_pixels(d, 0, &w, &h, &stride, &bpp) || w < 8 || h < 8) return QXL_ERR_ARG;
+        r.type = QXL_DRAW_FILL;
+        r.image = 0;
+        r.x = (i32)w - 8;
+        r.y = (i32)h - 8;
+        r.w = r.h = 16;
+        r.color = 0x00FF00FFu;
+        return draw_submit(d, &r);
+    }
     default: return QXL_ERR_ARG;
     }
 }

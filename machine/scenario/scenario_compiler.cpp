@@ -322,7 +322,8 @@ const std::vector<Command>& commands() {
                         {"memslot_outside_bar", QXSC_FAULT_MEMSLOT_OUTSIDE_BAR},
                         {"primary_bad_stride", QXSC_FAULT_PRIMARY_BAD_STRIDE},
                         {"double_async", QXSC_FAULT_DOUBLE_ASYNC},
-                        {"guest_exception", QXSC_FAULT_GUEST_EXCEPTION}}}}});
+                        {"guest_exception", QXSC_FAULT_GUEST_EXCEPTION},
+                        {"bbox_outside", QXSC_FAULT_BBOX_OUTSIDE}}}}});
         t.push_back({"reset", QXSC_OP_RESET, {}, {}});
         t.push_back({"monitors",
                      QXSC_OP_MONITORS,

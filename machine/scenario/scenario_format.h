@@ -80,6 +80,7 @@
 #define QXSC_FAULT_PRIMARY_BAD_STRIDE 6
 #define QXSC_FAULT_DOUBLE_ASYNC 7
 #define QXSC_FAULT_GUEST_EXCEPTION 8 /* the guest itself executes UD2 (tests its fault handler) */
+#define QXSC_FAULT_BBOX_OUTSIDE 9    /* FILL whose bbox runs 8 pixels past the primary's corner */
 
 /* Loops and per-iteration arguments.
  *   REPEAT  args [count]: runs the steps up to the matching END count times (0 = forever).

@@ -185,7 +185,8 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{
             "primary 8 8\nfault melt\n",
             "2:7: 'kind' must be one of: bad_memslot, bad_surface, circular_chunks, stride_too_small, "
-            "oversize_cursor, memslot_outside_bar, primary_bad_stride, double_async, guest_exception (got 'melt')"},
+            "oversize_cursor, memslot_outside_bar, primary_bad_stride, double_async, guest_exception, bbox_outside "
+            "(got 'melt')"},
         ErrorCase{"requires nothing\n", "1:10: usage: requires vdiport | requires qxlbox | requires qemu"},
         ErrorCase{"x=1\n", "1:1: a line must start with a command word"},
         ErrorCase{"# only a comment\n", "1:1: scenario has no steps"}));
