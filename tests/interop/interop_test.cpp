@@ -198,6 +198,19 @@ TEST_P(QemuScenario, EveryCheckPassesAndTheGuestReachesDone) {
 INSTANTIATE_TEST_SUITE_P(Library, QemuScenario, ::testing::ValuesIn(qemu_capable()),
                          [](const auto& test_info) { return test_info.param; });
 
+// Differences found and traced to the qxlbox device or server (outside the guest side); the
+// comparison still fails for them, this only says where to look.
+std::string known_cause(const std::string& name) {
+    if (name == "faults_parse" || name == "faults_bbox")
+        return "known qxlbox difference: the QXL model latches a guest bug (ERROR interrupt, later I/O "
+               "ignored) for malformed draw/cursor contents that QEMU passes on and spice-server just "
+               "drops (qxl-device.md section 0.1, spice-server validation; section 6 translation)";
+    if (name == "surface_chain")
+        return "known qxlbox difference: the server renders lazily and loses primary drawables whose "
+               "source surface was destroyed before UPDATE_AREA (spice-server renders dependants first)";
+    return "";
+}
+
 class QxlboxMatchesQemu : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(QxlboxMatchesQemu, SameResultLinesAndExitStatus) {
@@ -211,7 +224,8 @@ TEST_P(QxlboxMatchesQemu, SameResultLinesAndExitStatus) {
     const auto diffs = result_differences(reference, ours);
     std::string listing;
     for (const auto& d : diffs) listing += "  " + d + "\n";
-    EXPECT_TRUE(diffs.empty()) << "QEMU | qxlbox differ:\n" << listing << "qxlbox run: " << describe(ours);
+    EXPECT_TRUE(diffs.empty()) << "QEMU | qxlbox differ:\n"
+                               << listing << known_cause(name) << "\nqxlbox run: " << describe(ours);
     EXPECT_EQ(ours.exit_status, reference.exit_status) << describe(ours);
     EXPECT_FALSE(ours.timed_out) << describe(ours);
 }
