@@ -524,5 +524,89 @@ INSTANTIATE_TEST_SUITE_P(
                                  "trailing bytes after the last step"}),
     [](const auto& test_info) { return std::string(test_info.param.name); });
 
+// Loop and expression framing the guest must reject before running anything (the compiler
+// never emits these; a module is untrusted input).
+struct RawStep {
+    std::uint32_t op = 0;
+    std::vector<std::uint32_t> args;
+    std::string text;
+};
+
+std::vector<std::uint8_t> raw_module(const std::vector<RawStep>& steps) {
+    std::vector<std::uint8_t> m(QXSC_HEADER_SIZE, 0);
+    auto put16 = [&m](std::uint32_t v) {
+        m.push_back(static_cast<std::uint8_t>(v));
+        m.push_back(static_cast<std::uint8_t>(v >> 8));
+    };
+    for (const auto& st : steps) {
+        put16(st.op);
+        put16(static_cast<std::uint32_t>(st.args.size()));
+        put16(static_cast<std::uint32_t>(st.text.size()));
+        put16(0);
+        for (auto a : st.args) {
+            put16(a & 0xFFFF);
+            put16(a >> 16);
+        }
+        m.insert(m.end(), st.text.begin(), st.text.end());
+        while (m.size() % 4) m.push_back(0);
+    }
+    set32(m, 0, QXSC_MAGIC);
+    m[4] = QXSC_VERSION;
+    m[6] = QXSC_HEADER_SIZE;
+    set32(m, 8, static_cast<std::uint32_t>(m.size()));
+    set32(m, 12, static_cast<std::uint32_t>(steps.size()));
+    refresh_crc(m);
+    return m;
+}
+
+struct BadLoop {
+    const char* name;
+    std::vector<RawStep> steps;
+    const char* reason;
+};
+
+class GuestRejectsLoop : public ::testing::TestWithParam<BadLoop> {};
+
+TEST_P(GuestRejectsLoop, BeforeTouchingTheDevice) {
+    const auto run = run_on_qemu(raw_module(GetParam().steps), qemu_options());
+    ASSERT_TRUE(run.started) << run.diagnostics;
+    EXPECT_EQ(run.exit_status, kQemuExitBadModule) << describe(run);
+    const std::string want = std::string("ERROR scenario module rejected: ") + GetParam().reason;
+    EXPECT_NE(std::find(run.serial.begin(), run.serial.end(), want), run.serial.end()) << describe(run);
+}
+
+const RawStep kPrimary{QXSC_OP_PRIMARY, {64, 64, 32, 0}, ""};
+const RawStep kWait{QXSC_OP_WAIT_TICKS, {1}, ""};
+const RawStep kEnd{QXSC_OP_END, {}, ""};
+RawStep repeat(std::uint32_t n) { return {QXSC_OP_REPEAT, {n}, ""}; }
+RawStep expr(std::uint32_t slot, std::string code) { return {QXSC_OP_EXPR, {slot, 0, 100}, std::move(code)}; }
+RawStep cursor_move() { return {QXSC_OP_CURSOR_MOVE, {0, 0}, ""}; }
+const std::string kCounter0 = std::string("v") + '\0';
+
+INSTANTIATE_TEST_SUITE_P(
+    Module, GuestRejectsLoop,
+    ::testing::Values(
+        BadLoop{"UnclosedRepeat", {kPrimary, repeat(2), kWait}, "unclosed repeat"},
+        BadLoop{"EndWithoutRepeat", {kPrimary, kWait, kEnd}, "end without repeat"},
+        BadLoop{"NestedTooDeep",
+                {kPrimary, repeat(1), repeat(1), repeat(1), repeat(1), repeat(1), kWait, kEnd, kEnd, kEnd, kEnd, kEnd},
+                "loops nested too deep"},
+        BadLoop{"CounterOfAMissingLoop",
+                {kPrimary, repeat(2), expr(0, std::string("v") + '\1'), cursor_move(), kEnd},
+                "bad expression"},
+        BadLoop{"OperatorWithoutOperands", {kPrimary, repeat(2), expr(0, kCounter0 + "+"), cursor_move(), kEnd},
+                "bad expression"},
+        BadLoop{"TwoValuesLeft", {kPrimary, repeat(2), expr(0, kCounter0 + kCounter0), cursor_move(), kEnd},
+                "bad expression"},
+        BadLoop{"TruncatedConstant", {kPrimary, repeat(2), expr(0, "k\1\2"), cursor_move(), kEnd}, "bad expression"},
+        BadLoop{"UnknownExpressionByte", {kPrimary, repeat(2), expr(0, kCounter0 + std::string("k\1\0\0\0^", 6)), cursor_move(), kEnd},
+                "bad expression"},
+        BadLoop{"ExpressionBeforeEnd", {kPrimary, repeat(2), kWait, expr(0, kCounter0), kEnd},
+                "expression without a matching step"},
+        BadLoop{"ExpressionSlotBeyondTheStep", {kPrimary, repeat(2), expr(5, kCounter0), cursor_move(), kEnd},
+                "expression without a matching step"},
+        BadLoop{"ExpressionAtTheEnd", {kPrimary, expr(0, std::string("k\1\0\0\0", 5))}, "expression without a matching step"}),
+    [](const auto& test_info) { return std::string(test_info.param.name); });
+
 }  // namespace
 }  // namespace qxlbox::interop
