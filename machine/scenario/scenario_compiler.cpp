@@ -413,6 +413,8 @@ public:
             pos = end + 1;
         }
         for (const auto& l : loops_) error(l.line, l.column, "'repeat' is never closed by 'end'");
+        if (requires_qemu_line_ && (result_.flags & (QXSC_FLAG_NEEDS_VDIPORT | QXSC_FLAG_QXLBOX_ONLY)))
+            error(requires_qemu_line_, 1, "'requires qemu' contradicts a qxlbox-only command or 'requires'");
         if (result_.errors.empty() && steps_.empty()) error(1, 1, "scenario has no steps");
         if (result_.errors.empty()) emit();
         return std::move(result_);
@@ -961,13 +963,11 @@ private:
                 result_.flags |= QXSC_FLAG_QXLBOX_ONLY;
             } else if (one_word && tokens[1].text == "qemu") {
                 result_.flags |= QXSC_FLAG_QEMU_ONLY;
+                requires_qemu_line_ = line_no;
             } else {
                 error(line_no, tokens.size() > 1 ? tokens[1].column : head.column,
                       "usage: requires vdiport | requires qxlbox | requires qemu");
             }
-            const std::uint32_t qxlbox_side = QXSC_FLAG_NEEDS_VDIPORT | QXSC_FLAG_QXLBOX_ONLY;
-            if ((result_.flags & QXSC_FLAG_QEMU_ONLY) && (result_.flags & qxlbox_side))
-                error(line_no, head.column, "'requires qemu' contradicts 'requires vdiport/qxlbox'");
             return;
         }
         if (head.text == "end") {
@@ -1215,6 +1215,7 @@ private:
     };
     std::vector<LoopStart> loops_;      // open 'repeat' lines, innermost last
     std::vector<Step> expressions_;     // EXPR steps of the line being compiled
+    int requires_qemu_line_ = 0;        // line of `requires qemu`, 0 if none
 };
 
 }  // namespace
