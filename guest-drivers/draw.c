@@ -215,6 +215,21 @@ int draw_submit(struct QxlDevice* d, const struct DrawRequest* r) {
         by = (y1 < y2 ? y1 : y2) - pad;
         bw = (x1 < x2 ? x2 - x1 : x1 - x2) + 2 * pad + 1;
         bh = (y1 < y2 ? y2 - y1 : y1 - y2) + 2 * pad + 1;
+        {
+            /* spice-server drops (without an ERROR) any drawable whose bbox leaves the target
+             * surface, so a wide segment near an edge would vanish: keep the bbox inside it, as
+             * the Linux driver does with its damage rectangle. */
+            u32 sw, sh, stride, bpp;
+            if (qxl_surface_pixels(d, r->surface, &sw, &sh, &stride, &bpp)) {
+                i32 right = bx + bw, bottom = by + bh;
+                if (bx < 0) bx = 0;
+                if (by < 0) by = 0;
+                if (right > (i32)sw) right = (i32)sw;
+                if (bottom > (i32)sh) bottom = (i32)sh;
+                bw = right > bx ? right - bx : 0;
+                bh = bottom > by ? bottom - by : 0;
+            }
+        }
         u32 path = BLOCK_AUX;
         u32 seg_bytes = 8 + 2 * 8;
         put32(p, path, seg_bytes);

@@ -312,6 +312,18 @@ static int run_fault(struct Interp* in, u32 kind) {
         qxl_io(d, QXL_IO_FLUSH_SURFACES_ASYNC, 0);
         return QXL_OK;
     case QXSC_FAULT_GUEST_EXCEPTION: __asm__ volatile("ud2"); return QXL_OK;
+    case QXSC_FAULT_BBOX_OUTSIDE: {
+        /* A 16x16 fill at the primary's bottom-right corner, half of it outside. */
+        u32 w, h, stride, bpp;
+        if (!qxl_surface_pixels(d, 0, &w, &h, &stride, &bpp) || w < 8 || h < 8) return QXL_ERR_ARG;
+        r.type = QXL_DRAW_FILL;
+        r.image = 0;
+        r.x = (i32)w - 8;
+        r.y = (i32)h - 8;
+        r.w = r.h = 16;
+        r.color = 0x00FF00FFu;
+        return draw_submit(d, &r);
+    }
     default: return QXL_ERR_ARG;
     }
 }
@@ -489,6 +501,30 @@ static void run_step(struct Interp* in, u32 op, const u32* a, const char* text, 
 static u32 le32(const u8* p) { return (u32)p[0] | ((u32)p[1] << 8) | ((u32)p[2] << 16) | ((u32)p[3] << 24); }
 static u16 le16(const u8* p) { return (u16)(p[0] | (p[1] << 8)); }
 
+/* Checks one EXPR step's postfix code (scenario_format.h) at loop depth `depth`. */
+static int expr_valid(const u8* code, u32 len, u32 depth) {
+    u32 stack = 0;
+    for (u32 i = 0; i < len;) {
+        u8 c = code[i++];
+        if (c == 'k') {
+            if (len - i < 4) return 0;
+            i += 4;
+            stack++;
+        } else if (c == 'v') {
+            if (i >= len || code[i] >= depth) return 0;
+            i++;
+            stack++;
+        } else if (c == '+' || c == '-' || c == '*' || c == '/' || c == '%') {
+            if (stack < 2) return 0;
+            stack--;
+        } else {
+            return 0;
+        }
+        if (stack > QXSC_EXPR_STACK) return 0;
+    }
+    return stack == 1;
+}
+
 int scenario_validate(const u8* m, u32 size, const char** why) {
     if (size < QXSC_HEADER_SIZE) return *why = "module shorter than its header", -1;
     if (le32(m) != QXSC_MAGIC) return *why = "bad magic", -1;
@@ -497,7 +533,7 @@ int scenario_validate(const u8* m, u32 size, const char** why) {
     if (header != QXSC_HEADER_SIZE || total > size || total < header || total > QXSC_MAX_MODULE_BYTES)
         return *why = "bad header or total size", -1;
     if (crc32_update(0, m + header, total - header) != le32(m + 20)) return *why = "body checksum mismatch", -1;
-    u32 off = header;
+    u32 off = header, depth = 0, pending = 0, max_slot = 0;
     for (u32 i = 0; i < steps; i++) {
         if (total - off < QXSC_STEP_HEADER_SIZE) return *why = "step header past the end", -1;
         u32 op = le16(m + off), argc = le16(m + off + 2), text_len = le16(m + off + 4);
@@ -505,31 +541,135 @@ int scenario_validate(const u8* m, u32 size, const char** why) {
         if (text_len > QXSC_MAX_TEXT) return *why = "text too long", -1;
         u32 len = QXSC_STEP_HEADER_SIZE + argc * 4 + ((text_len + 3) & ~3u);
         if (len > total - off) return *why = "step past the end", -1;
+        if (op == QXSC_OP_EXPR) {
+            u32 slot = le32(m + off + 8);
+            if (!expr_valid(m + off + 8 + argc * 4, text_len, depth)) return *why = "bad expression", -1;
+            if (++pending > QXSC_EXPR_MAX_PER_STEP) return *why = "too many expressions for one step", -1;
+            if (slot + 1 > max_slot) max_slot = slot + 1;
+        } else {
+            if (pending && (op == QXSC_OP_REPEAT || op == QXSC_OP_END || argc < max_slot))
+                return *why = "expression without a matching step", -1;
+            pending = 0, max_slot = 0;
+            if (op == QXSC_OP_REPEAT && ++depth > QXSC_MAX_LOOP_DEPTH) return *why = "loops nested too deep", -1;
+            if (op == QXSC_OP_END && depth-- == 0) return *why = "end without repeat", -1;
+        }
         off += len;
     }
+    if (pending) return *why = "expression without a matching step", -1;
+    if (depth) return *why = "unclosed repeat", -1;
     if (off != total) return *why = "trailing bytes after the last step", -1;
+    return 0;
+}
+
+struct Loop {
+    u32 body_off, body_index; /* first step after the REPEAT */
+    u32 count, counter;       /* count 0 = forever */
+};
+
+/* Floored division/modulo in 32 bits (no libgcc helpers in the guest). */
+static int expr_eval(const u8* code, u32 len, const struct Loop* loops, u32 depth, i32* out) {
+    i32 st[QXSC_EXPR_STACK];
+    u32 sp = 0;
+    for (u32 i = 0; i < len;) {
+        u8 c = code[i++];
+        if (c == 'k') {
+            st[sp++] = (i32)le32(code + i);
+            i += 4;
+            continue;
+        }
+        if (c == 'v') {
+            st[sp++] = (i32)loops[depth - 1 - code[i]].counter;
+            i++;
+            continue;
+        }
+        i32 b = st[--sp], a = st[--sp], r;
+        switch (c) {
+        case '+': r = (i32)((u32)a + (u32)b); break;
+        case '-': r = (i32)((u32)a - (u32)b); break;
+        case '*': r = (i32)((u32)a * (u32)b); break;
+        default: {
+            if (b == 0) return -1;
+            i32 q, m;
+            if (a == (i32)0x80000000u && b == -1) {
+                q = a, m = 0; /* the one quotient that does not fit: wrap instead of #DE */
+            } else {
+                q = a / b, m = a % b;
+                if (m != 0 && ((m < 0) != (b < 0))) q--, m += b;
+            }
+            r = c == '/' ? q : m;
+        }
+        }
+        st[sp++] = r;
+    }
+    *out = st[0];
     return 0;
 }
 
 int scenario_run(const u8* m, struct QxlDevice* qxl, struct VdiPort* vdi, u8* heap, u32 heap_size) {
     static struct Interp in;
+    static struct Loop loops[QXSC_MAX_LOOP_DEPTH];
     memset(&in, 0, sizeof in);
     in.qxl = qxl;
     in.vdi = vdi;
     in.image_heap = heap;
     in.image_heap_size = heap_size;
-    u32 steps = le32(m + 12), off = QXSC_HEADER_SIZE;
-    for (u32 i = 0; i < steps; i++) {
+    u32 steps = le32(m + 12), off = QXSC_HEADER_SIZE, depth = 0;
+    /* EXPR steps waiting for the step they patch: offsets into the module. */
+    u32 pending[QXSC_EXPR_MAX_PER_STEP], npending = 0;
+    for (u32 i = 0; i < steps;) {
         u32 op = le16(m + off), argc = le16(m + off + 2), text_len = le16(m + off + 4);
+        u32 len = QXSC_STEP_HEADER_SIZE + argc * 4 + ((text_len + 3) & ~3u);
         u32 args[QXSC_DRAW_ARGC];
         for (u32 k = 0; k < argc; k++) args[k] = le32(m + off + 8 + 4 * k);
-        const char* text = (const char*)(m + off + 8 + argc * 4);
-        memcpy(in.name, text, text_len);
-        in.name[text_len] = 0;
-        in.text_len = text_len;
         in.step_index = i + 1;
-        run_step(&in, op, args, in.name, text_len);
-        off += QXSC_STEP_HEADER_SIZE + argc * 4 + ((text_len + 3) & ~3u);
+        if (op == QXSC_OP_EXPR) {
+            pending[npending++] = off;
+        } else if (op == QXSC_OP_REPEAT) {
+            loops[depth].body_off = off + len;
+            loops[depth].body_index = i + 1;
+            loops[depth].count = args[0];
+            loops[depth].counter = 0;
+            depth++;
+        } else if (op == QXSC_OP_END) {
+            struct Loop* l = &loops[depth - 1];
+            l->counter++;
+            if (l->count == 0 || l->counter < l->count) {
+                off = l->body_off;
+                i = l->body_index;
+                continue;
+            }
+            depth--;
+        } else {
+            int ok = 1;
+            for (u32 e = 0; e < npending && ok; e++) {
+                const u8* x = m + pending[e];
+                u32 slot = le32(x + 8);
+                i32 lo = (i32)le32(x + 12), hi = (i32)le32(x + 16), v = 0;
+                char name[32], detail[80];
+                snprintf(name, sizeof name, "step%u", in.step_index);
+                if (expr_eval(x + 8 + 3 * 4, le16(x + 4), loops, depth, &v) != 0) {
+                    snprintf(detail, sizeof detail, "argument %u divides by zero", slot);
+                    result(&in, name, 0, detail);
+                    ok = 0;
+                } else if (v < lo || v > hi) {
+                    snprintf(detail, sizeof detail, "argument %u = %d outside [%d, %d]", slot, v, lo, hi);
+                    result(&in, name, 0, detail);
+                    ok = 0;
+                } else {
+                    args[slot] = (u32)v;
+                }
+            }
+            npending = 0;
+            if (ok) {
+                const char* text = (const char*)(m + off + 8 + argc * 4);
+                memcpy(in.name, text, text_len);
+                in.name[text_len] = 0;
+                in.text_len = text_len;
+                run_step(&in, op, args, in.name, text_len);
+            }
+        }
+        off += len;
+        i++;
     }
     printf("SUMMARY checks=%u failed=%u\n", in.checks, in.failures);
     printf("STATS commands=%u releases=%u ring_full_waits=%u oom_notifies=%u irqs=%u async_timeouts=%u\n",

@@ -1,5 +1,6 @@
 #include "machine/scenario/scenario_compiler.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -321,7 +322,8 @@ const std::vector<Command>& commands() {
                         {"memslot_outside_bar", QXSC_FAULT_MEMSLOT_OUTSIDE_BAR},
                         {"primary_bad_stride", QXSC_FAULT_PRIMARY_BAD_STRIDE},
                         {"double_async", QXSC_FAULT_DOUBLE_ASYNC},
-                        {"guest_exception", QXSC_FAULT_GUEST_EXCEPTION}}}}});
+                        {"guest_exception", QXSC_FAULT_GUEST_EXCEPTION},
+                        {"bbox_outside", QXSC_FAULT_BBOX_OUTSIDE}}}}});
         t.push_back({"reset", QXSC_OP_RESET, {}, {}});
         t.push_back({"monitors",
                      QXSC_OP_MONITORS,
@@ -410,6 +412,9 @@ public:
             if (end == source_.size()) break;
             pos = end + 1;
         }
+        for (const auto& l : loops_) error(l.line, l.column, "'repeat' is never closed by 'end'");
+        if (requires_qemu_line_ && (result_.flags & (QXSC_FLAG_NEEDS_VDIPORT | QXSC_FLAG_QXLBOX_ONLY)))
+            error(requires_qemu_line_, 1, "'requires qemu' contradicts a qxlbox-only command or 'requires'");
         if (result_.errors.empty() && steps_.empty()) error(1, 1, "scenario has no steps");
         if (result_.errors.empty()) emit();
         return std::move(result_);
@@ -534,6 +539,208 @@ private:
         return parts;
     }
 
+    // A value that is not a plain integer but uses loop counters, operators or parentheses.
+    static bool looks_like_expression(std::string_view s) {
+        if (parse_int(s)) return false;
+        return s.find_first_of("$()+-*/%") != std::string_view::npos;
+    }
+
+    // Recursive-descent parser for loop expressions; emits postfix code (scenario_format.h).
+    class ExprParser {
+    public:
+        ExprParser(std::string_view text, int loop_depth) : text_(text), loop_depth_(loop_depth) {}
+
+        // Returns false with message()/offset() describing the first problem.
+        bool parse() {
+            if (!sum()) return false;
+            if (pos_ != text_.size()) return fail("unexpected '" + std::string(1, text_[pos_]) + "'");
+            return true;
+        }
+        const std::string& code() const { return code_; }
+        bool uses_counter() const { return uses_counter_; }
+        const std::string& message() const { return message_; }
+        int offset() const { return static_cast<int>(error_pos_); }
+        int max_stack() const { return max_stack_; }
+
+        // Evaluates code without counters (constant folding); false on a zero divisor.
+        static bool evaluate_constant(const std::string& code, std::int64_t& out) {
+            std::vector<std::int32_t> st;
+            for (std::size_t i = 0; i < code.size();) {
+                const char op = code[i++];
+                if (op == 'k') {
+                    std::uint32_t v = 0;
+                    for (int b = 0; b < 4; b++) v |= static_cast<std::uint32_t>(static_cast<std::uint8_t>(code[i + b])) << (8 * b);
+                    i += 4;
+                    st.push_back(static_cast<std::int32_t>(v));
+                    continue;
+                }
+                const std::int32_t b = st.back();
+                st.pop_back();
+                const std::int32_t a = st.back();
+                st.pop_back();
+                const auto ua = static_cast<std::uint32_t>(a), ub = static_cast<std::uint32_t>(b);
+                std::int32_t r = 0;
+                switch (op) {
+                    case '+': r = static_cast<std::int32_t>(ua + ub); break;
+                    case '-': r = static_cast<std::int32_t>(ua - ub); break;
+                    case '*': r = static_cast<std::int32_t>(ua * ub); break;
+                    default: {
+                        if (b == 0) return false;
+                        std::int64_t q = static_cast<std::int64_t>(a) / b, m = static_cast<std::int64_t>(a) % b;
+                        if (m != 0 && ((m < 0) != (b < 0))) q--, m += b;
+                        r = static_cast<std::int32_t>(static_cast<std::uint32_t>(op == '/' ? q : m));
+                        break;
+                    }
+                }
+                st.push_back(r);
+            }
+            out = st.back();
+            return true;
+        }
+
+    private:
+        bool fail(std::string m) {
+            if (message_.empty()) {
+                message_ = std::move(m);
+                error_pos_ = pos_;
+            }
+            return false;
+        }
+        void push(int n) {
+            depth_ += n;
+            max_stack_ = std::max(max_stack_, depth_);
+        }
+        bool sum() {
+            if (!product()) return false;
+            while (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-')) {
+                const char op = text_[pos_++];
+                if (!product()) return false;
+                code_ += op;
+                push(-1);
+            }
+            return true;
+        }
+        bool product() {
+            if (!factor()) return false;
+            while (pos_ < text_.size() && (text_[pos_] == '*' || text_[pos_] == '/' || text_[pos_] == '%')) {
+                const char op = text_[pos_++];
+                if (!factor()) return false;
+                code_ += op;
+                push(-1);
+            }
+            return true;
+        }
+        void constant(std::uint32_t v) {
+            code_ += 'k';
+            for (int b = 0; b < 4; b++) code_ += static_cast<char>((v >> (8 * b)) & 0xFF);
+            push(1);
+        }
+        bool factor() {
+            if (++nesting_ > 16) return fail("expression nested too deeply");
+            const bool ok = factor_inner();
+            nesting_--;
+            return ok;
+        }
+        bool factor_inner() {
+            if (pos_ >= text_.size()) return fail("expression ends early");
+            const char c = text_[pos_];
+            if (c == '-') {
+                pos_++;
+                constant(0);
+                if (!factor()) return false;
+                code_ += '-';
+                push(-1);
+                return true;
+            }
+            if (c == '(') {
+                pos_++;
+                if (!sum()) return false;
+                if (pos_ >= text_.size() || text_[pos_] != ')') return fail("missing ')'");
+                pos_++;
+                return true;
+            }
+            if (c == '$') {
+                static constexpr std::string_view kNames = "ijkl";
+                const std::size_t level = pos_ + 1 < text_.size() ? kNames.find(text_[pos_ + 1]) : std::string_view::npos;
+                if (level == std::string_view::npos) return fail("loop counters are $i, $j, $k and $l");
+                if (static_cast<int>(level) >= loop_depth_) {
+                    return fail("'$" + std::string(1, text_[pos_ + 1]) + "' needs " + std::to_string(level + 1) +
+                                " enclosing 'repeat' loop" + (level ? "s" : ""));
+                }
+                pos_ += 2;
+                code_ += 'v';
+                code_ += static_cast<char>(level);
+                push(1);
+                uses_counter_ = true;
+                return true;
+            }
+            std::size_t end = pos_;
+            while (end < text_.size() && std::isalnum(static_cast<unsigned char>(text_[end]))) end++;
+            if (end == pos_) return fail("expected a number, a loop counter or '('");
+            auto v = parse_int(text_.substr(pos_, end - pos_));
+            if (!v) return fail("bad number '" + std::string(text_.substr(pos_, end - pos_)) + "'");
+            constant(static_cast<std::uint32_t>(*v));
+            pos_ = end;
+            return true;
+        }
+
+        std::string_view text_;
+        int loop_depth_ = 0;
+        std::size_t pos_ = 0;
+        std::size_t error_pos_ = 0;
+        std::string code_;
+        std::string message_;
+        bool uses_counter_ = false;
+        int depth_ = 0;
+        int max_stack_ = 0;
+        int nesting_ = 0;
+    };
+
+    // Parses `s` (one argument, or one component of a point/rect) as an expression. A constant
+    // expression is folded into args[slot]; one using loop counters becomes an EXPR step that
+    // the guest evaluates before each run of the step, with the same [lo, hi] bounds.
+    bool value_or_expression(std::string_view s, const char* name, int slot, std::int64_t lo, std::int64_t hi, int line,
+                             int col, std::vector<std::uint32_t>& args) {
+        ExprParser parser(s, static_cast<int>(loops_.size()));
+        if (!parser.parse()) {
+            error(line, col + parser.offset(), std::string("'") + name + "': " + parser.message());
+            return false;
+        }
+        if (parser.max_stack() > QXSC_EXPR_STACK) {
+            error(line, col, std::string("'") + name + "': expression too complex");
+            return false;
+        }
+        if (!parser.uses_counter()) {
+            std::int64_t v = 0;
+            if (!ExprParser::evaluate_constant(parser.code(), v)) {
+                error(line, col, std::string("'") + name + "': division by zero");
+                return false;
+            }
+            if (v < lo || v > hi) {
+                std::ostringstream m;
+                m << "'" << name << "' value " << v << " out of range [" << lo << ", " << hi << "]";
+                error(line, col, m.str());
+                return false;
+            }
+            args[slot] = static_cast<std::uint32_t>(v);
+            return true;
+        }
+        if (parser.code().size() > QXSC_MAX_TEXT) {
+            error(line, col, std::string("'") + name + "': expression too long");
+            return false;
+        }
+        if (expressions_.size() >= QXSC_EXPR_MAX_PER_STEP) {
+            error(line, col, "too many expressions in one step");
+            return false;
+        }
+        const auto clamp32 = [](std::int64_t v) {
+            return static_cast<std::uint32_t>(static_cast<std::int32_t>(std::clamp<std::int64_t>(v, INT32_MIN, INT32_MAX)));
+        };
+        expressions_.push_back(Step{QXSC_OP_EXPR, {static_cast<std::uint32_t>(slot), clamp32(lo), clamp32(hi)}, parser.code()});
+        args[slot] = 0;
+        return true;
+    }
+
     // Parses one parameter value into args/text; reports and returns false on error.
     bool parse_value(const Command& cmd, const Param& p, const Token& tok, int line, std::vector<std::uint32_t>& args,
                      std::string& text) {
@@ -563,6 +770,11 @@ private:
         switch (p.kind) {
             case Kind::Int: {
                 if (!want_unquoted()) return false;
+                if (looks_like_expression(tok.text)) {
+                    if (!value_or_expression(tok.text, p.name, p.slots[0], p.min, p.max, line, col, args)) return false;
+                    if (p.present_slot >= 0) args[p.present_slot] = 1;
+                    return true;
+                }
                 std::int64_t v;
                 if (!int_in_range(tok.text, v)) return false;
                 args[p.slots[0]] = static_cast<std::uint32_t>(v);
@@ -631,26 +843,32 @@ private:
                               tok.text + "'");
                     return false;
                 }
-                for (std::size_t k = 0; k < n; k++) {
-                    auto v = parse_int(parts[k]);
-                    if (!v || *v < -32768 || *v > 32767) {
-                        error(line, col,
-                              std::string("'") + p.name + "' has a bad number '" + std::string(parts[k]) + "'");
-                        return false;
-                    }
-                    args[p.slots[k]] = static_cast<std::uint32_t>(*v);
-                }
                 // Rectangles are x,y,w,h and must be non-empty and start inside the first quadrant;
-                // the stroke 'line' parameter reuses the Rect kind for two end points.
-                if (p.kind == Kind::Rect && std::string_view(p.name) != "line") {
-                    auto x = static_cast<std::int32_t>(args[p.slots[0]]),
-                         y = static_cast<std::int32_t>(args[p.slots[1]]);
-                    auto w = static_cast<std::int32_t>(args[p.slots[2]]),
-                         h = static_cast<std::int32_t>(args[p.slots[3]]);
-                    if (x < 0 || y < 0 || w <= 0 || h <= 0) {
-                        error(line, col, std::string("'") + p.name + "' must have x,y >= 0 and w,h > 0");
-                        return false;
+                // the stroke 'line' parameter reuses the Rect kind for two end points. A component
+                // given as a loop expression is checked against the same bounds when it runs.
+                const bool is_box = p.kind == Kind::Rect && std::string_view(p.name) != "line";
+                bool constant_bad = false;
+                int part_col = col;
+                for (std::size_t k = 0; k < n; k++) {
+                    const std::int64_t lo = is_box ? (k < 2 ? 0 : 1) : -32768;
+                    if (looks_like_expression(parts[k])) {
+                        if (!value_or_expression(parts[k], p.name, p.slots[k], lo, 32767, line, part_col, args))
+                            return false;
+                    } else {
+                        auto v = parse_int(parts[k]);
+                        if (!v || *v < -32768 || *v > 32767) {
+                            error(line, col,
+                                  std::string("'") + p.name + "' has a bad number '" + std::string(parts[k]) + "'");
+                            return false;
+                        }
+                        args[p.slots[k]] = static_cast<std::uint32_t>(*v);
+                        if (*v < lo) constant_bad = true;
                     }
+                    part_col += static_cast<int>(parts[k].size()) + 1;
+                }
+                if (is_box && constant_bad) {
+                    error(line, col, std::string("'") + p.name + "' must have x,y >= 0 and w,h > 0");
+                    return false;
                 }
                 return true;
             }
@@ -743,10 +961,46 @@ private:
                 result_.flags |= QXSC_FLAG_NEEDS_VDIPORT;
             } else if (one_word && tokens[1].text == "qxlbox") {
                 result_.flags |= QXSC_FLAG_QXLBOX_ONLY;
+            } else if (one_word && tokens[1].text == "qemu") {
+                result_.flags |= QXSC_FLAG_QEMU_ONLY;
+                requires_qemu_line_ = line_no;
             } else {
                 error(line_no, tokens.size() > 1 ? tokens[1].column : head.column,
-                      "usage: requires vdiport | requires qxlbox");
+                      "usage: requires vdiport | requires qxlbox | requires qemu");
             }
+            return;
+        }
+        if (head.text == "end") {
+            if (tokens.size() != 1) error(line_no, tokens[1].column, "'end' takes no arguments");
+            if (loops_.empty()) {
+                error(line_no, head.column, "'end' without a matching 'repeat'");
+                return;
+            }
+            if (loops_.back().body_lines == 0) error(line_no, head.column, "empty 'repeat' body");
+            loops_.pop_back();
+            steps_.push_back(Step{QXSC_OP_END, {}, {}});
+            return;
+        }
+        // Every other line, even a wrong one, is part of the enclosing loop body.
+        if (!loops_.empty()) loops_.back().body_lines++;
+        if (head.text == "repeat") {
+            // A wrong 'repeat' still opens a loop, so that its 'end' matches and only one error shows.
+            std::uint32_t count = 0;
+            if (tokens.size() != 2 || !tokens[1].key.empty() || tokens[1].quoted) {
+                error(line_no, tokens.size() > 1 ? tokens[1].column : head.column,
+                      "usage: repeat N (N = 0 repeats forever)");
+            } else if (auto n = parse_int(tokens[1].text); !n || *n < 0 || *n > 1000000) {
+                error(line_no, tokens[1].column,
+                      "'repeat' count must be 0..1000000 (0 = forever), got '" + tokens[1].text + "'");
+            } else {
+                count = static_cast<std::uint32_t>(*n);
+                if (count == 0) result_.runs_forever = true;
+            }
+            if (loops_.size() >= QXSC_MAX_LOOP_DEPTH)
+                error(line_no, head.column,
+                      "'repeat' nested deeper than " + std::to_string(QXSC_MAX_LOOP_DEPTH) + " levels");
+            loops_.push_back(LoopStart{line_no, head.column});
+            steps_.push_back(Step{QXSC_OP_REPEAT, {count}, {}});
             return;
         }
         const Command* cmd = nullptr;
@@ -756,6 +1010,13 @@ private:
             error(line_no, head.column, "unknown command '" + head.text + "'");
             return;
         }
+        if (!loops_.empty() && !allowed_in_loop(cmd->op)) {
+            error(line_no, head.column,
+                  "'" + head.text + "' is not allowed inside 'repeat' (only draws, update, cursor, wait, log and "
+                  "agent_mouse steps repeat; checks report once)");
+            return;
+        }
+        expressions_.clear();
         std::vector<std::uint32_t> args = cmd->defaults;
         std::string text;
         std::set<std::string> given;
@@ -803,7 +1064,32 @@ private:
         if (!ok) return;
         if (!semantic_checks(*cmd, args, text, given, line_no, head.column)) return;
         if (cmd->needs_vdiport) result_.flags |= QXSC_FLAG_NEEDS_VDIPORT;
+        for (auto& e : expressions_) steps_.push_back(std::move(e));
+        expressions_.clear();
         steps_.push_back(Step{cmd->op, std::move(args), std::move(text)});
+    }
+
+    // Steps that may repeat: they neither create state the compiler tracks (surfaces, images,
+    // the primary) nor report a named result, so every iteration is as valid as the first.
+    static bool allowed_in_loop(std::uint32_t op) {
+        if (op >= QXSC_OP_FILL && op <= QXSC_OP_COMPOSITE) return true;
+        switch (op) {
+            case QXSC_OP_CURSOR_SET:
+            case QXSC_OP_CURSOR_MOVE:
+            case QXSC_OP_CURSOR_HIDE:
+            case QXSC_OP_UPDATE:
+            case QXSC_OP_WAIT_IRQ:
+            case QXSC_OP_WAIT_RELEASES:
+            case QXSC_OP_WAIT_TICKS:
+            case QXSC_OP_CLEAR_IRQS:
+            case QXSC_OP_NOTIFY_OOM:
+            case QXSC_OP_FLUSH_RELEASE:
+            case QXSC_OP_LOG:
+            case QXSC_OP_AGENT_MOUSE:
+                return true;
+            default:
+                return false;
+        }
     }
 
     bool semantic_checks(const Command& cmd, const std::vector<std::uint32_t>& args, const std::string& text,
@@ -922,6 +1208,14 @@ private:
     std::set<std::uint32_t> images_;
     std::set<std::uint32_t> live_surfaces_;
     std::set<std::string> check_names_;
+    struct LoopStart {
+        int line = 0;
+        int column = 0;
+        int body_lines = 0;  // command lines seen inside, so far
+    };
+    std::vector<LoopStart> loops_;      // open 'repeat' lines, innermost last
+    std::vector<Step> expressions_;     // EXPR steps of the line being compiled
+    int requires_qemu_line_ = 0;        // line of `requires qemu`, 0 if none
 };
 
 }  // namespace

@@ -33,6 +33,7 @@ struct CompileResult {
     std::uint32_t flags = 0;  // QXSC_FLAG_*
     std::uint32_t step_count = 0;
     std::vector<std::string> check_names;  // in order of appearance
+    bool runs_forever = false;  // has a `repeat 0` loop: the guest never reaches DONE
 
     bool ok() const { return errors.empty(); }
 };

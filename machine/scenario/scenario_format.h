@@ -32,6 +32,7 @@
 
 #define QXSC_FLAG_NEEDS_VDIPORT 0x1u /* scenario drives the qxlbox-only VDIPort device */
 #define QXSC_FLAG_QXLBOX_ONLY 0x2u   /* scenario is known to abort or hang the QEMU reference */
+#define QXSC_FLAG_QEMU_ONLY 0x4u     /* scenario checks a fact of the QEMU machine (e.g. no VDIPort) */
 
 /* Every draw step shares one argument layout (QXSC_DRAW_ARGC words). */
 #define QXSC_DRAW_ARG_SURFACE 0
@@ -79,6 +80,25 @@
 #define QXSC_FAULT_PRIMARY_BAD_STRIDE 6
 #define QXSC_FAULT_DOUBLE_ASYNC 7
 #define QXSC_FAULT_GUEST_EXCEPTION 8 /* the guest itself executes UD2 (tests its fault handler) */
+#define QXSC_FAULT_BBOX_OUTSIDE 9    /* FILL whose bbox runs 8 pixels past the primary's corner */
+
+/* Loops and per-iteration arguments.
+ *   REPEAT  args [count]: runs the steps up to the matching END count times (0 = forever).
+ *   END     closes the innermost REPEAT.
+ *   EXPR    args [slot, min, max], text = expression code: before the next (non-EXPR) step
+ *           runs, its argument `slot` is replaced by the expression's value, which must lie
+ *           in [min, max] (both read as signed 32-bit) or the step fails.
+ * Expression code is postfix, evaluated with 32-bit wrapping signed arithmetic on a stack of
+ * at most QXSC_EXPR_STACK values, and must leave exactly one value:
+ *   'k' + i32 (4 bytes LE)  push a constant
+ *   'v' + u8 level          push a loop counter (0 = innermost enclosing REPEAT, counting
+ *                           from 0 at its first iteration)
+ *   '+' '-' '*'             binary arithmetic
+ *   '/' '%'                 floored division and modulo (the result of '%' has the sign of
+ *                           the divisor); a zero divisor fails the step */
+#define QXSC_MAX_LOOP_DEPTH 4
+#define QXSC_EXPR_STACK 8
+#define QXSC_EXPR_MAX_PER_STEP 16
 
 /* Operation codes and their argument counts. */
 #define QXSC_OPS(X)                 \
@@ -131,7 +151,10 @@
     X(AGENT_MOUSE, 123, 3)          \
     X(AGENT_CLIPBOARD_GRAB, 124, 1) \
     X(AGENT_CLIPBOARD_DATA, 125, 1) \
-    X(AGENT_EXPECT, 126, 2)
+    X(AGENT_EXPECT, 126, 2)         \
+    X(REPEAT, 130, 1)               \
+    X(END, 131, 0)                  \
+    X(EXPR, 132, 3)
 
 #define QXSC_OP_ENUM(name, code, argc) QXSC_OP_##name = code,
 enum QxscOp { QXSC_OPS(QXSC_OP_ENUM) QXSC_OP_END_ };

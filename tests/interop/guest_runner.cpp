@@ -113,7 +113,14 @@ std::vector<std::string> result_differences(const GuestRun& a, const GuestRun& b
     return diffs;
 }
 
-GuestRun run_on_qemu(const std::vector<std::uint8_t>& module, const RunOptions& options) {
+namespace {
+
+// Writes the module into a fresh temporary directory, runs `make_args(dir)` with stdout to
+// /dev/null and stderr to a file, kills the process by its PID at the deadline, and collects
+// the serial file the arguments pointed at (dir/serial.txt).
+template <typename MakeArgs>
+GuestRun spawn_guest(const std::vector<std::uint8_t>& module, const RunOptions& options, const char* what,
+                     MakeArgs make_args) {
     GuestRun run;
     TempDir dir;
     if (dir.path().empty()) {
@@ -131,29 +138,7 @@ GuestRun run_on_qemu(const std::vector<std::uint8_t>& module, const RunOptions& 
             return run;
         }
     }
-    std::vector<std::string> args = {"qemu-system-i386",
-                                     "-kernel",
-                                     options.guest_elf,
-                                     "-vga",
-                                     "qxl",
-                                     "-display",
-                                     "none",
-                                     "-serial",
-                                     "file:" + serial_path.string(),
-                                     "-device",
-                                     "isa-debug-exit,iobase=0xf4,iosize=4",
-                                     "-no-reboot",
-                                     "-m",
-                                     "128",
-                                     "-monitor",
-                                     "none",
-                                     "-net",
-                                     "none"};
-    if (options.pass_module) args.insert(args.end(), {"-initrd", module_path.string()});
-    if (options.with_spice) {
-        const int port = free_port();
-        args.insert(args.end(), {"-spice", "port=" + std::to_string(port) + ",addr=127.0.0.1,disable-ticketing=on"});
-    }
+    std::vector<std::string> args = make_args(module_path.string(), serial_path.string());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -167,7 +152,7 @@ GuestRun run_on_qemu(const std::vector<std::uint8_t>& module, const RunOptions& 
     const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) {
-        run.diagnostics = "cannot start qemu-system-i386";
+        run.diagnostics = std::string("cannot start ") + what + " (" + args[0] + ")";
         return run;
     }
     run.started = true;
@@ -193,6 +178,60 @@ GuestRun run_on_qemu(const std::vector<std::uint8_t>& module, const RunOptions& 
     run.serial = split_lines(read_text(serial_path));
     run.diagnostics += read_text(stderr_path);
     return run;
+}
+
+}  // namespace
+
+GuestRun run_on_qemu(const std::vector<std::uint8_t>& module, const RunOptions& options) {
+    return spawn_guest(module, options, "qemu-system-i386", [&](const std::string& module_path,
+                                                                const std::string& serial_path) {
+        std::vector<std::string> args = {"qemu-system-i386",
+                                         "-kernel",
+                                         options.guest_elf,
+                                         "-vga",
+                                         "qxl",
+                                         "-display",
+                                         "none",
+                                         "-serial",
+                                         "file:" + serial_path,
+                                         "-device",
+                                         "isa-debug-exit,iobase=0xf4,iosize=4",
+                                         "-no-reboot",
+                                         "-m",
+                                         "128",
+                                         "-monitor",
+                                         "none",
+                                         "-net",
+                                         "none"};
+        if (options.pass_module) args.insert(args.end(), {"-initrd", module_path});
+        if (options.with_spice) {
+            const int port = free_port();
+            args.insert(args.end(),
+                        {"-spice", "port=" + std::to_string(port) + ",addr=127.0.0.1,disable-ticketing=on"});
+        }
+        return args;
+    });
+}
+
+GuestRun run_on_qxlbox(const std::vector<std::uint8_t>& module, const RunOptions& options) {
+    if (options.qxlbox_exe.empty()) {
+        GuestRun run;
+        run.diagnostics = "no qxlbox executable given";
+        return run;
+    }
+    return spawn_guest(module, options, "qxlbox", [&](const std::string& module_path, const std::string& serial_path) {
+        // Virtual time bounds the run inside the emulator; options.timeout bounds it on the host.
+        std::vector<std::string> args = {options.qxlbox_exe, "run",       "--kernel",   options.guest_elf,
+                                         "--memory",         "128",       "--serial",   serial_path,
+                                         "--debugcon",       "none",      "--no-client", "--max-seconds",
+                                         std::to_string(options.max_virtual_seconds)};
+        if (options.pass_module) args.insert(args.end(), {"--module", module_path});
+        if (options.with_spice) {
+            const int port = free_port();
+            args.insert(args.end(), {"--spice", "port=" + std::to_string(port) + ",addr=127.0.0.1", "--disable-ticketing"});
+        }
+        return args;
+    });
 }
 
 }  // namespace qxlbox::interop

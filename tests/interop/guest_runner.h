@@ -1,7 +1,7 @@
 // Runs the reference guest (roms/qxlbox-guest.elf) with a compiled scenario module and
 // returns what it printed. run_on_qemu() boots QEMU's own QXL device and libspice-server;
-// the qxlbox side will be a second function with the same signature (run_on_qxlbox), so an
-// interop test can compare the two GuestRun results line by line.
+// run_on_qxlbox() boots the same guest and module on `qxlbox run` (our CPU, QXL model and
+// server), so an interop test can compare the two GuestRun results line by line.
 #pragma once
 
 #include <chrono>
@@ -28,9 +28,14 @@ struct RunOptions {
     std::chrono::milliseconds timeout{20000};
     bool with_spice = false;  // also start a SPICE server on a free loopback port
     bool pass_module = true;  // false boots the guest without a multiboot module
+    std::string qxlbox_exe;   // the built `qxlbox` executable (run_on_qxlbox only)
+    int max_virtual_seconds = 60;  // qxlbox --max-seconds: virtual-time bound of one run
 };
 
 GuestRun run_on_qemu(const std::vector<std::uint8_t>& module, const RunOptions& options);
+// Same guest and module on `qxlbox run --no-client`; exit status as on QEMU ((code << 1) | 1),
+// or qxlbox's own codes (2 bad input, 4 CPU fault, 6 --max-seconds reached, 8 halted).
+GuestRun run_on_qxlbox(const std::vector<std::uint8_t>& module, const RunOptions& options);
 
 // Line-by-line differences between the RESULT and CHECKPOINT lines of two runs (the part of
 // the serial output that must be identical on qxlbox and QEMU), plus a DONE mismatch; empty

@@ -103,6 +103,9 @@ TEST(ScenarioModule, RequiresAndAgentCommandsSetFlags) {
     ASSERT_TRUE(b.ok());
     EXPECT_EQ(b.flags, QXSC_FLAG_NEEDS_VDIPORT);
     EXPECT_EQ(le32(b.module, 16), QXSC_FLAG_NEEDS_VDIPORT);
+    auto c = compile("requires qemu\nprimary 8 8\n", "t.scn");
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(le32(c.module, 16), QXSC_FLAG_QEMU_ONLY);
 }
 
 TEST(ScenarioModule, HashStartsACommentUnlessItIsAColour) {
@@ -185,9 +188,14 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{
             "primary 8 8\nfault melt\n",
             "2:7: 'kind' must be one of: bad_memslot, bad_surface, circular_chunks, stride_too_small, "
-            "oversize_cursor, memslot_outside_bar, primary_bad_stride, double_async, guest_exception (got 'melt')"},
-        ErrorCase{"requires nothing\n", "1:10: usage: requires vdiport | requires qxlbox"},
+            "oversize_cursor, memslot_outside_bar, primary_bad_stride, double_async, guest_exception, bbox_outside "
+            "(got 'melt')"},
+        ErrorCase{"requires nothing\n", "1:10: usage: requires vdiport | requires qxlbox | requires qemu"},
         ErrorCase{"x=1\n", "1:1: a line must start with a command word"},
+        ErrorCase{"requires qemu\nprimary 8 8\nagent_connect\n",
+                  "1:1: 'requires qemu' contradicts a qxlbox-only command or 'requires'"},
+        ErrorCase{"requires qxlbox\nrequires qemu\nprimary 8 8\n",
+                  "2:1: 'requires qemu' contradicts a qxlbox-only command or 'requires'"},
         ErrorCase{"# only a comment\n", "1:1: scenario has no steps"}));
 
 TEST(ScenarioErrors, KeepsGoingAfterTheFirstError) {
