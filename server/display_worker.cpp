@@ -197,14 +197,35 @@ void SpiceServer::Impl::worker_display_command(proto::DisplayCommand& cmd) {
             if (create->primary) ws.pipe.push_back(OutMessage{dm::kMark, {}});
         }
     } else if (auto* destroy = std::get_if<proto::SurfaceDestroy>(&cmd.body)) {
-        if (ws.surfaces.erase(destroy->surface_id) == 0) {
+        if (ws.surfaces.count(destroy->surface_id) == 0) {
             log("display: destroy of unknown surface " + std::to_string(destroy->surface_id) + " ignored");
             return;
         }
+        // As spice-server does before a surface goes away: whatever still has to read it is
+        // rendered into guest memory first, or those drawables would lose their source.
+        worker_flush_readers_of(destroy->surface_id);
+        ws.surfaces.erase(destroy->surface_id);
         ws.tree.clear_surface(destroy->surface_id);
         if (ws.display_generation != 0) ws.pipe.push_back(marshal_surface_destroy(destroy->surface_id));
     }
     // UpdateCommand and MessageCommand are legacy/tracing only.
+}
+
+void SpiceServer::Impl::worker_flush_readers_of(std::uint32_t surface_id) {
+    std::vector<std::uint32_t> readers;
+    for (const auto& [sid, info] : ws.surfaces) {
+        if (sid == surface_id) continue;
+        const auto* list = ws.tree.find(sid);
+        if (!list) continue;
+        for (const auto& d : *list) {
+            const auto sources = draw_source_surfaces(d->cmd);
+            if (std::find(sources.begin(), sources.end(), surface_id) != sources.end()) {
+                readers.push_back(sid);
+                break;
+            }
+        }
+    }
+    for (std::uint32_t sid : readers) worker_flush_surface(sid);
 }
 
 void SpiceServer::Impl::worker_flush_surface(std::uint32_t surface_id) {

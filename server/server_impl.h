@@ -164,6 +164,7 @@ struct SpiceServer::Impl {
     std::unique_ptr<proto::Surface> worker_render(std::uint32_t surface_id, bool consume, proto::Rect* touched,
                                                   int depth);
     void worker_flush_surface(std::uint32_t surface_id);
+    void worker_flush_readers_of(std::uint32_t surface_id);
     void worker_drop_all();
 };
 

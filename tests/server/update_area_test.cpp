@@ -208,6 +208,30 @@ TEST(UpdateArea, SurfaceSourceSeesTheOtherSurfacesPendingDrawables) {
     EXPECT_EQ(pixel_at(*px, 1, 1), 0u);
 }
 
+TEST(SurfaceDestroy, ReadersOfTheSurfaceAreRenderedBeforeItGoes) {
+    test::FakeDevice dev;
+    auto s = test::start_server();
+    ASSERT_TRUE(s.server);
+    s.server->attach(dev, proto::DeviceInfo{});
+    dev.create_surface(*s.server, 0, 16, 16, true);
+    dev.create_surface(*s.server, 1, 8, 8, false);
+    ASSERT_TRUE(dev.push(*s.server, test::draw_cmd(test::solid_fill(1, test::rect_ltrb(0, 0, 8, 8), 0x00aa00))));
+    auto src = std::make_shared<proto::Image>();
+    src->type = proto::ImageType::Surface;
+    src->width = 8;
+    src->height = 8;
+    src->content = proto::SurfaceRef{1};
+    ASSERT_TRUE(dev.push(*s.server, test::draw_cmd(test::image_copy(0, test::rect_ltrb(4, 4, 12, 12), src))));
+    proto::DisplayCommand destroy;
+    destroy.body = proto::SurfaceDestroy{1};
+    ASSERT_TRUE(s.server->push_command(destroy));
+    auto px = s.server->update_area(0, test::rect_ltrb(0, 0, 16, 16));
+    ASSERT_TRUE(px);
+    // The copy read surface 1 before it was destroyed, as on libspice-server.
+    EXPECT_EQ(pixel_at(*px, 5, 5), 0x00aa00u);
+    EXPECT_EQ(pixel_at(*px, 1, 1), 0u);
+}
+
 TEST(DisplayTreeBound, TooManyPendingDrawablesAreRenderedIntoGuestMemory) {
     test::FakeDevice dev;
     ServerConfig cfg;
