@@ -153,7 +153,16 @@ void QxlDevice::send_events(std::uint32_t bits) {
 
 void QxlDevice::update_irq() {
     const bool level = (ld32(ram_header() + ram::int_pending) & ld32(ram_header() + ram::int_mask)) != 0;
+    if (trace_events_ && level != traced_irq_level_) {
+        traced_irq_level_ = level;
+        emit(QxlTraceKind::IrqLevel, level ? 1 : 0);
+    }
     set_irq_level(level);
+}
+
+void QxlDevice::emit(QxlTraceKind kind, std::uint64_t a, std::uint64_t b, std::string_view text) {
+    if (!trace_events_) return;
+    trace_events_(QxlTraceEvent{kind, scheduler_.now(), a, b, text});
 }
 
 void QxlDevice::set_guest_bug(const std::string& reason) {
@@ -163,6 +172,22 @@ void QxlDevice::set_guest_bug(const std::string& reason) {
     ++guest_bug_count_;
     trace("guest bug: " + reason);
     if (log_) log_(name() + ": guest bug: " + reason);
+}
+
+void QxlDevice::reject_command(const ParsedCommand& p) {
+    // A rejected command is still given back to the guest when its header was readable, so
+    // its memory is not leaked (spice-server releases the commands it fails to parse).
+    if (p.release_loc) release_now(p.release_id, *p.release_loc);
+    if (p.reject == RejectKind::GuestBug) {
+        set_guest_bug(p.error);
+        return;
+    }
+    // Content checks are libspice-server's: it drops the command with a warning and QEMU
+    // never hears of it, so no ERROR interrupt and no latch.
+    ++dropped_command_count_;
+    last_dropped_command_ = p.error;
+    emit(QxlTraceKind::Dropped, sequence_, 0, p.error);
+    trace("command dropped: " + p.error);
 }
 
 // ---- rings (§3) ----
@@ -246,6 +271,7 @@ void QxlDevice::release_resource(std::uint64_t id, const GuestLoc& loc) {
     }
     last_release_ = loc;
     ++num_free_res_;
+    emit(QxlTraceKind::Release, id);
     trace("release id=" + std::to_string(id) + " pending=" + std::to_string(num_free_res_));
     push_free_res(false);
 }
@@ -286,6 +312,7 @@ void QxlDevice::deliver_outbox() {
             display_blocked_ = true;
             return;
         }
+        emit(QxlTraceKind::Delivered, outbox_.front().sequence);
         outbox_.pop_front();
     }
     display_blocked_ = false;
@@ -313,11 +340,9 @@ bool QxlDevice::poll_display() {
     ParsedCommand p = parser.parse_command(type, data);
     ++sequence_;
     trace(describe(p, false));
+    if (trace_events_ && p.error.empty()) emit(QxlTraceKind::Command, sequence_, type, describe(p, false));
     if (!p.error.empty()) {
-        // A rejected command is still given back to the guest when its header was readable,
-        // so its memory is not leaked.
-        if (p.release_loc) release_now(p.release_id, *p.release_loc);
-        set_guest_bug(p.error);
+        reject_command(p);
         return true;
     }
     proto::DisplayCommand cmd;
@@ -364,9 +389,9 @@ bool QxlDevice::poll_cursor() {
     ParsedCommand p = parser.parse_cursor(type, data);
     ++sequence_;
     trace(describe(p, true));
+    if (trace_events_ && p.error.empty()) emit(QxlTraceKind::CursorCommand, sequence_, type, describe(p, true));
     if (!p.error.empty()) {
-        if (p.release_loc) release_now(p.release_id, *p.release_loc);
-        set_guest_bug(p.error);
+        reject_command(p);
         return true;
     }
     proto::CursorCommand cmd;
