@@ -34,6 +34,8 @@ void expect_guest_bug(QxlHarness& h, std::uint64_t data, const std::string& reas
     EXPECT_EQ(h.int_pending() & QXL_INTERRUPT_ERROR, QXL_INTERRUPT_ERROR);
 }
 
+}  // namespace
+
 TEST(QxlMemslot, RejectsSlotIdOf8OrMore) {
     QxlHarness h;
     h.add_slot(8, kBar0, kBar0 + 0x1000);
