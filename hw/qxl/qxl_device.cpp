@@ -160,6 +160,14 @@ void QxlDevice::update_irq() {
     set_irq_level(level);
 }
 
+std::string QxlDevice::traced_command(const ParsedCommand& p, bool cursor) const {
+    // The description names the decoded fields; the digest covers every byte the owned
+    // command was decoded from (pixels, glyphs, clip rects), so neither can differ unseen.
+    char digest[17];
+    std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(content_digest_));
+    return describe(p, cursor) + " content=" + digest;
+}
+
 void QxlDevice::emit(QxlTraceKind kind, std::uint64_t a, std::uint64_t b, std::string_view text) {
     if (!trace_events_) return;
     trace_events_(QxlTraceEvent{kind, scheduler_.now(), a, b, text});
@@ -231,6 +239,12 @@ ParserEnv QxlDevice::parser_env() {
     env.cmdflags = cmdflags_;
     env.surface = [this](std::uint32_t id) { return find_surface(id); };
     env.on_read = read_hook_;
+    if (trace_events_) {
+        content_digest_ = kFnvOffset;
+        env.on_copy = [this](const std::uint8_t* bytes, std::uint64_t size) {
+            for (std::uint64_t i = 0; i < size; ++i) content_digest_ = (content_digest_ ^ bytes[i]) * kFnvPrime;
+        };
+    }
     // One command may copy at most as much as the device's memory holds (plus slack for
     // headers): bounded host memory however the guest links its chunks.
     env.byte_budget = config_.ram_size_bytes + config_.vram_backing_bytes() + (1u << 20);
@@ -340,7 +354,7 @@ bool QxlDevice::poll_display() {
     ParsedCommand p = parser.parse_command(type, data);
     ++sequence_;
     trace(describe(p, false));
-    if (trace_events_ && p.error.empty()) emit(QxlTraceKind::Command, sequence_, type, describe(p, false));
+    if (trace_events_ && p.error.empty()) emit(QxlTraceKind::Command, sequence_, type, traced_command(p, false));
     if (!p.error.empty()) {
         reject_command(p);
         return true;
@@ -389,7 +403,7 @@ bool QxlDevice::poll_cursor() {
     ParsedCommand p = parser.parse_cursor(type, data);
     ++sequence_;
     trace(describe(p, true));
-    if (trace_events_ && p.error.empty()) emit(QxlTraceKind::CursorCommand, sequence_, type, describe(p, true));
+    if (trace_events_ && p.error.empty()) emit(QxlTraceKind::CursorCommand, sequence_, type, traced_command(p, true));
     if (!p.error.empty()) {
         reject_command(p);
         return true;

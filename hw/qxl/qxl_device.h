@@ -66,8 +66,8 @@ enum class ReleasePolicy { Immediate, Deferred };
 // Only emitted while a sink is subscribed; with none the cost is one empty-function test.
 enum class QxlTraceKind : std::uint8_t {
     PortWrite = 1,      // a = port, b = value
-    Command = 2,        // a = sequence, b = ring type; text = canonical description
-    CursorCommand = 3,  // a = sequence, b = ring type; text = canonical description
+    Command = 2,        // a = sequence, b = ring type; text = description + content digest
+    CursorCommand = 3,  // a = sequence, b = ring type; text = description + content digest
     Dropped = 4,        // a = sequence; text = reason (server-side content check)
     Release = 5,        // a = release id
     IrqLevel = 6,       // a = new level (0 or 1)
@@ -166,6 +166,7 @@ private:
     void io_write_impl(std::uint8_t port, std::uint8_t value);
     void set_guest_bug(const std::string& reason);
     void reject_command(const ParsedCommand& p);
+    std::string traced_command(const ParsedCommand& p, bool cursor) const;
     void emit(QxlTraceKind kind, std::uint64_t a, std::uint64_t b = 0, std::string_view text = {});
     void hard_reset();
     void reset_state();
@@ -245,6 +246,9 @@ private:
     std::uint64_t dropped_command_count_ = 0;
     TraceEventSink trace_events_;
     bool traced_irq_level_ = false;
+    static constexpr std::uint64_t kFnvOffset = 0xcbf29ce484222325ull;
+    static constexpr std::uint64_t kFnvPrime = 0x100000001b3ull;
+    std::uint64_t content_digest_ = kFnvOffset;  // FNV-1a of the bytes the current parse copied
     std::string last_dropped_command_;
     std::uint32_t current_async_ = kNoAsyncIo;
     bool async_waits_for_outbox_ = false;

@@ -85,6 +85,7 @@ bool CommandParser::read(std::uint64_t phys, std::uint64_t skip, void* out, std:
     if (!loc || !take_budget(size, what)) return false;
     const std::uint8_t* base = loc->backing == Backing::Ram ? env_.ram : env_.vram;
     if (size) std::memcpy(out, base + loc->offset, size);
+    if (env_.on_copy) env_.on_copy(static_cast<const std::uint8_t*>(out), size);
     if (env_.on_read) env_.on_read(phys, skip, size);
     return true;
 }

@@ -51,6 +51,9 @@ struct ParserEnv {
     // Test hook: called after every copy out of guest memory (a test may change guest
     // memory here to play a racing guest and prove nothing is read twice).
     std::function<void(std::uint64_t phys, std::uint64_t skip, std::uint64_t size)> on_read;
+    // Trace hook: sees every byte copied out of guest memory, in parse order (the input the
+    // owned command is decoded from; see QxlTraceKind::Command). Unset unless tracing.
+    std::function<void(const std::uint8_t* bytes, std::uint64_t size)> on_copy;
 };
 
 // Who rejects an invalid command on QEMU 7.2 (see the theory of operation above).

@@ -129,3 +129,30 @@ TEST(QxlTraceHasher, EncodingCoversEveryField) {
     EXPECT_NE(hash_of(e), h0);
     EXPECT_EQ(hash_of(base), h0);
 }
+
+namespace {
+// The Command event of one COPY whose pixel byte 5 is `pixel` (or left as built).
+std::string copy_event_text(bool patch, std::uint8_t pixel) {
+    Recorder rec;
+    QxlHarness h;
+    rec.attach(*h.dev);
+    h.boot();
+    const std::uint64_t img = h.alloc(0);  // copy_drawable allocates the image first
+    const std::uint64_t d = h.copy_drawable();
+    if (patch) h.put8(img + 48 + 20 + 5, pixel);  // image header, then the chunk header
+    h.push_cmd(h.phys(d), QXL_CMD_DRAW);
+    h.run_ns(5000);
+    h.dev->set_trace_events(nullptr);
+    for (const Recorded& r : rec.events) {
+        if (r.kind == QxlTraceKind::Command) return r.text;
+    }
+    return {};
+}
+}  // namespace
+
+TEST(QxlTraceEvents, CommandEventCoversThePixelsNotOnlyTheHeader) {
+    const std::string plain = copy_event_text(false, 0);
+    ASSERT_NE(plain.find("content="), std::string::npos) << plain;
+    EXPECT_EQ(copy_event_text(false, 0), plain);
+    EXPECT_NE(copy_event_text(true, 0xee), plain);
+}
