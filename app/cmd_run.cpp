@@ -9,6 +9,7 @@
 
 #include "app/commands.h"
 #include "app/emulator.h"
+#include "hw/qxl/qxl_trace_hash.h"
 #include "machine/board/board.h"
 #include "machine/scenario/scenario_compiler.h"
 
@@ -87,7 +88,6 @@ int run_guest(const RunOptions& o) {
     };
     const Later later[] = {
         {o.headless, "--headless"},
-        {!o.trace_hash.empty(), "--trace-hash"},
     };
     for (const Later& l : later) {
         if (l.used) return not_implemented(l.what);
@@ -178,7 +178,22 @@ int run_guest(const RunOptions& o) {
         }).detach();
     }
 
+    // --trace-hash: fold the QXL device-boundary events into one hash (virtual time only).
+    std::FILE* hash_out = nullptr;
+    if (!o.trace_hash.empty()) {
+        hash_out = o.trace_hash == "-" ? stdout : std::fopen(o.trace_hash.c_str(), "w");
+        if (!hash_out) return fail("cannot open '" + o.trace_hash + "' for writing");
+    }
+    auto hasher = std::make_shared<hw::qxl::QxlTraceHasher>();
+    if (hash_out) emu->qxl().set_trace_events([hasher](const hw::qxl::QxlTraceEvent& e) { hasher->add(e); });
+
     const machine::RunResult result = emu->run();
+    if (hash_out) {
+        emu->qxl().set_trace_events(nullptr);
+        std::fprintf(hash_out, "%s\n", hasher->hex().c_str());
+        if (hash_out != stdout) std::fclose(hash_out);
+        else std::fflush(stdout);
+    }
     serial.flush();
     debugcon.flush();
     if (result.outcome != machine::RunResult::Outcome::DebugExit) {
@@ -223,7 +238,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
     cmd->add_flag("--no-client", o->no_client, "Do not start the built-in SPICE client");
     cmd->add_flag("--headless", o->headless, "Run the built-in client without a window [not implemented yet]");
     cmd->add_option("--qxl", o->qxl, "QXL device properties (also vram64, vgamem, surfaces, max_outputs, xres, yres, guestdebug)")->type_name("ram=MiB,vram=MiB,revision=N");
-    cmd->add_option("--trace-hash", o->trace_hash, "Write a hash trace of device-boundary events [not implemented yet]")
+    cmd->add_option("--trace-hash", o->trace_hash, "Write a 64-bit FNV-1a hash (hex) of the QXL device-boundary events (port writes, commands handed on, releases, IRQ levels, each with its virtual time) to FILE, or - for stdout")
         ->type_name("FILE");
     cmd->footer(
         "Exit status: (V << 1) | 1 when the guest writes V to isa-debug-exit (port 0xf4), as on QEMU;\n"

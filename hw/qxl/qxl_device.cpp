@@ -153,7 +153,24 @@ void QxlDevice::send_events(std::uint32_t bits) {
 
 void QxlDevice::update_irq() {
     const bool level = (ld32(ram_header() + ram::int_pending) & ld32(ram_header() + ram::int_mask)) != 0;
+    if (trace_events_ && level != traced_irq_level_) {
+        traced_irq_level_ = level;
+        emit(QxlTraceKind::IrqLevel, level ? 1 : 0);
+    }
     set_irq_level(level);
+}
+
+std::string QxlDevice::traced_command(const ParsedCommand& p, bool cursor) const {
+    // The description names the decoded fields; the digest covers every byte the owned
+    // command was decoded from (pixels, glyphs, clip rects), so neither can differ unseen.
+    char digest[17];
+    std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(content_digest_));
+    return describe(p, cursor) + " content=" + digest;
+}
+
+void QxlDevice::emit(QxlTraceKind kind, std::uint64_t a, std::uint64_t b, std::string_view text) {
+    if (!trace_events_) return;
+    trace_events_(QxlTraceEvent{kind, scheduler_.now(), a, b, text});
 }
 
 void QxlDevice::set_guest_bug(const std::string& reason) {
@@ -163,6 +180,22 @@ void QxlDevice::set_guest_bug(const std::string& reason) {
     ++guest_bug_count_;
     trace("guest bug: " + reason);
     if (log_) log_(name() + ": guest bug: " + reason);
+}
+
+void QxlDevice::reject_command(const ParsedCommand& p) {
+    // A rejected command is still given back to the guest when its header was readable, so
+    // its memory is not leaked (spice-server releases the commands it fails to parse).
+    if (p.release_loc) release_now(p.release_id, *p.release_loc);
+    if (p.reject == RejectKind::GuestBug) {
+        set_guest_bug(p.error);
+        return;
+    }
+    // Content checks are libspice-server's: it drops the command with a warning and QEMU
+    // never hears of it, so no ERROR interrupt and no latch.
+    ++dropped_command_count_;
+    last_dropped_command_ = p.error;
+    emit(QxlTraceKind::Dropped, sequence_, 0, p.error);
+    trace("command dropped: " + p.error);
 }
 
 // ---- rings (§3) ----
@@ -206,6 +239,12 @@ ParserEnv QxlDevice::parser_env() {
     env.cmdflags = cmdflags_;
     env.surface = [this](std::uint32_t id) { return find_surface(id); };
     env.on_read = read_hook_;
+    if (trace_events_) {
+        content_digest_ = kFnvOffset;
+        env.on_copy = [this](const std::uint8_t* bytes, std::uint64_t size) {
+            for (std::uint64_t i = 0; i < size; ++i) content_digest_ = (content_digest_ ^ bytes[i]) * kFnvPrime;
+        };
+    }
     // One command may copy at most as much as the device's memory holds (plus slack for
     // headers): bounded host memory however the guest links its chunks.
     env.byte_budget = config_.ram_size_bytes + config_.vram_backing_bytes() + (1u << 20);
@@ -246,6 +285,7 @@ void QxlDevice::release_resource(std::uint64_t id, const GuestLoc& loc) {
     }
     last_release_ = loc;
     ++num_free_res_;
+    emit(QxlTraceKind::Release, id);
     trace("release id=" + std::to_string(id) + " pending=" + std::to_string(num_free_res_));
     push_free_res(false);
 }
@@ -286,6 +326,7 @@ void QxlDevice::deliver_outbox() {
             display_blocked_ = true;
             return;
         }
+        emit(QxlTraceKind::Delivered, outbox_.front().sequence);
         outbox_.pop_front();
     }
     display_blocked_ = false;
@@ -313,11 +354,9 @@ bool QxlDevice::poll_display() {
     ParsedCommand p = parser.parse_command(type, data);
     ++sequence_;
     trace(describe(p, false));
+    if (trace_events_ && p.error.empty()) emit(QxlTraceKind::Command, sequence_, type, traced_command(p, false));
     if (!p.error.empty()) {
-        // A rejected command is still given back to the guest when its header was readable,
-        // so its memory is not leaked.
-        if (p.release_loc) release_now(p.release_id, *p.release_loc);
-        set_guest_bug(p.error);
+        reject_command(p);
         return true;
     }
     proto::DisplayCommand cmd;
@@ -364,9 +403,9 @@ bool QxlDevice::poll_cursor() {
     ParsedCommand p = parser.parse_cursor(type, data);
     ++sequence_;
     trace(describe(p, true));
+    if (trace_events_ && p.error.empty()) emit(QxlTraceKind::CursorCommand, sequence_, type, traced_command(p, true));
     if (!p.error.empty()) {
-        if (p.release_loc) release_now(p.release_id, *p.release_loc);
-        set_guest_bug(p.error);
+        reject_command(p);
         return true;
     }
     proto::CursorCommand cmd;

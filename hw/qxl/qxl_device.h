@@ -37,6 +37,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -60,6 +61,26 @@ struct QxlTiming {
 
 enum class ReleasePolicy { Immediate, Deferred };
 
+// Device-boundary events for determinism checks (`--trace-hash`): what the guest wrote, what
+// the device handed on, gave back and signalled, each stamped with virtual time in cycles.
+// Only emitted while a sink is subscribed; with none the cost is one empty-function test.
+enum class QxlTraceKind : std::uint8_t {
+    PortWrite = 1,      // a = port, b = value
+    Command = 2,        // a = sequence, b = ring type; text = description + content digest
+    CursorCommand = 3,  // a = sequence, b = ring type; text = description + content digest
+    Dropped = 4,        // a = sequence; text = reason (server-side content check)
+    Release = 5,        // a = release id
+    IrqLevel = 6,       // a = new level (0 or 1)
+    Delivered = 7,      // a = sequence (the consumer accepted the command)
+};
+struct QxlTraceEvent {
+    QxlTraceKind kind = QxlTraceKind::PortWrite;
+    std::uint64_t cycles = 0;
+    std::uint64_t a = 0;
+    std::uint64_t b = 0;
+    std::string_view text;
+};
+
 class QxlDevice : public PciDevice, public proto::DisplayDevice {
 public:
     using TraceSink = std::function<void(const std::string& line)>;
@@ -74,6 +95,9 @@ public:
     // `--trace qxl`: one line per port access and per decoded command.
     void set_trace(TraceSink sink) { trace_ = std::move(sink); }
     void set_trace_file(std::FILE* file);
+    // Device-boundary event stream (see QxlTraceEvent); called on the emulation thread.
+    using TraceEventSink = std::function<void(const QxlTraceEvent& event)>;
+    void set_trace_events(TraceEventSink sink) { trace_events_ = std::move(sink); }
     // Guest-bug and protocol messages ("qxl-0: guest bug: ..."); silent when unset.
     void set_log(TraceSink sink) { log_ = std::move(sink); }
     // Test hook forwarded to the command parser (see ParserEnv::on_read).
@@ -98,6 +122,9 @@ public:
     bool guest_bug() const { return guest_bug_; }
     const std::string& last_guest_bug() const { return last_guest_bug_; }
     std::uint64_t guest_bug_count() const { return guest_bug_count_; }
+    // Commands rejected by a server-side content check (dropped, released, no ERROR).
+    std::uint64_t dropped_command_count() const { return dropped_command_count_; }
+    const std::string& last_dropped_command() const { return last_dropped_command_; }
     std::uint32_t current_async() const { return current_async_; }
     std::uint32_t cmdflags() const { return cmdflags_; }
     std::uint32_t num_free_res() const { return num_free_res_; }
@@ -138,6 +165,9 @@ private:
     // Ports (qxl_io.cpp).
     void io_write_impl(std::uint8_t port, std::uint8_t value);
     void set_guest_bug(const std::string& reason);
+    void reject_command(const ParsedCommand& p);
+    std::string traced_command(const ParsedCommand& p, bool cursor) const;
+    void emit(QxlTraceKind kind, std::uint64_t a, std::uint64_t b = 0, std::string_view text = {});
     void hard_reset();
     void reset_state();
     void init_ram();
@@ -213,6 +243,13 @@ private:
     bool guest_bug_ = false;
     std::string last_guest_bug_;
     std::uint64_t guest_bug_count_ = 0;
+    std::uint64_t dropped_command_count_ = 0;
+    TraceEventSink trace_events_;
+    bool traced_irq_level_ = false;
+    static constexpr std::uint64_t kFnvOffset = 0xcbf29ce484222325ull;
+    static constexpr std::uint64_t kFnvPrime = 0x100000001b3ull;
+    std::uint64_t content_digest_ = kFnvOffset;  // FNV-1a of the bytes the current parse copied
+    std::string last_dropped_command_;
     std::uint32_t current_async_ = kNoAsyncIo;
     bool async_waits_for_outbox_ = false;
     MemSlotTable slots_;

@@ -118,6 +118,7 @@ void QxlDevice::complete_async() {
 void QxlDevice::io_write(std::uint8_t port, std::uint8_t value) {
     trace(std::string("io ") + qxl_io_port_name(port) + " (" + std::to_string(port) + ") val=" + std::to_string(value) +
           (guest_bug_ && port != QXL_IO_RESET ? " ignored: guest bug" : ""));
+    emit(QxlTraceKind::PortWrite, port, value);
     io_write_impl(port, value);
     drain_releases();
 }

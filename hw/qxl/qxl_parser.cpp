@@ -50,6 +50,20 @@ bool CommandParser::fail(std::string reason) {
     return false;
 }
 
+bool CommandParser::fail_device(std::string reason) {
+    if (error_.empty()) error_is_device_ = true;
+    return fail(std::move(reason));
+}
+
+namespace {
+void set_reject(ParsedCommand& out, const std::string& error, bool device) {
+    out.error = error;
+    if (error.empty()) return;
+    out.body = std::monostate{};
+    out.reject = device ? RejectKind::GuestBug : RejectKind::Dropped;
+}
+}  // namespace
+
 bool CommandParser::take_budget(std::uint64_t size, const char* what) {
     if (size > env_.byte_budget) return fail(std::string(what) + ": command exceeds the device's copy budget");
     env_.byte_budget -= size;
@@ -71,6 +85,7 @@ bool CommandParser::read(std::uint64_t phys, std::uint64_t skip, void* out, std:
     if (!loc || !take_budget(size, what)) return false;
     const std::uint8_t* base = loc->backing == Backing::Ram ? env_.ram : env_.vram;
     if (size) std::memcpy(out, base + loc->offset, size);
+    if (env_.on_copy) env_.on_copy(static_cast<const std::uint8_t*>(out), size);
     if (env_.on_read) env_.on_read(phys, skip, size);
     return true;
 }
@@ -634,11 +649,16 @@ bool CommandParser::parse_drawable(std::uint64_t phys, bool compat, proto::DrawC
 
 bool CommandParser::parse_surface_cmd(std::uint64_t phys, ParsedCommand& out) {
     std::uint8_t s[kSurfaceCmdBytes];
-    if (!read(phys, 0, s, sizeof s, "surface command")) return false;
+    // QEMU maps the QXLSurfaceCmd and range-checks its id itself (qxl_track_command).
+    if (!read(phys, 0, s, sizeof s, "surface command")) {
+        error_is_device_ = true;
+        return false;
+    }
     const std::uint32_t id = ld32(s + 8);
     const std::uint8_t type = ld8(s + 12);
     if (id >= env_.n_surfaces) {
-        return fail("surface command: surface id " + std::to_string(id) + " >= " + std::to_string(env_.n_surfaces));
+        return fail_device("surface command: surface id " + std::to_string(id) + " >= " +
+                           std::to_string(env_.n_surfaces));
     }
     if (id == 0) return fail("surface command: surface 0 is the primary and is managed through I/O ports");
     const bool exists = env_.surface(id).has_value();
@@ -744,14 +764,18 @@ bool CommandParser::parse_cursor_cmd(std::uint64_t phys, proto::CursorOp& out) {
 ParsedCommand CommandParser::parse_command(std::uint32_t type, std::uint64_t phys) {
     ParsedCommand out;
     error_.clear();
+    error_is_device_ = false;
+    // Of the command pointer itself QEMU maps only a QXLSurfaceCmd (qxl_track_command); a
+    // bad pointer to anything else is the server's to reject.
+    const bool device_maps = type == QXL_CMD_SURFACE;
     std::uint8_t rel[8];
     auto loc = env_.slots->translate(phys, 8);
     if (!loc.loc) {
-        out.error = "command at " + hex(phys) + ": bad pointer: " + loc.error;
+        set_reject(out, "command at " + hex(phys) + ": bad pointer: " + loc.error, device_maps);
         return out;
     }
     if (!read(phys, 0, rel, sizeof rel, "release info")) {
-        out.error = error_;
+        set_reject(out, error_, device_maps);
         return out;
     }
     out.release_id = ld64(rel);
@@ -808,22 +832,24 @@ ParsedCommand CommandParser::parse_command(std::uint32_t type, std::uint64_t phy
             fail("command ring: invalid command type " + std::to_string(type));
             break;
     }
-    out.error = error_;
-    if (!out.error.empty()) out.body = std::monostate{};
+    set_reject(out, error_, error_is_device_);
     return out;
 }
 
 ParsedCommand CommandParser::parse_cursor(std::uint32_t type, std::uint64_t phys) {
     ParsedCommand out;
     error_.clear();
-    auto loc = env_.slots->translate(phys, 8);
+    error_is_device_ = false;
+    // QEMU maps the QXLCursorCmd itself (qxl_render_cursor), so a bad pointer to it is a
+    // guest bug there; the cursor's contents are the server's to check.
+    auto loc = env_.slots->translate(phys, kCursorCmdBytes);
     if (!loc.loc) {
-        out.error = "cursor command: bad pointer: " + loc.error;
+        set_reject(out, "cursor command: bad pointer: " + loc.error, true);
         return out;
     }
     std::uint8_t rel[8];
     if (!read(phys, 0, rel, sizeof rel, "release info")) {
-        out.error = error_;
+        set_reject(out, error_, true);
         return out;
     }
     out.release_id = ld64(rel);
@@ -834,8 +860,7 @@ ParsedCommand CommandParser::parse_cursor(std::uint32_t type, std::uint64_t phys
         proto::CursorOp op;
         if (parse_cursor_cmd(phys, op)) out.body = std::move(op);
     }
-    out.error = error_;
-    if (!out.error.empty()) out.body = std::monostate{};
+    set_reject(out, error_, error_is_device_);
     return out;
 }
 

@@ -8,7 +8,12 @@
 // a visited set (a loop is an error, not a hang), a chunk-count cap and a per-command byte
 // budget (bounded memory), and their total must equal the owning object's size field.
 // Checks are spice-server's red-parse-qxl ones made strict: an invalid command is rejected
-// with a reason; the device turns that into its guest-bug state. What this does not do:
+// with a reason. Each rejection is classed by which real component makes that check
+// (§0.1): the few QEMU's qxl.c makes itself (it maps the QXLSurfaceCmd and range-checks its
+// surface id in qxl_track_command, and maps the QXLCursorCmd in qxl_render_cursor) are
+// RejectKind::GuestBug, which the device turns into its guest-bug latch; everything else is
+// a libspice-server check on command contents, RejectKind::Dropped: the command is logged,
+// counted, released and never reaches the consumer. What this does not do:
 // decode QUIC (kept as bytes) or render anything.
 #pragma once
 
@@ -46,7 +51,13 @@ struct ParserEnv {
     // Test hook: called after every copy out of guest memory (a test may change guest
     // memory here to play a racing guest and prove nothing is read twice).
     std::function<void(std::uint64_t phys, std::uint64_t skip, std::uint64_t size)> on_read;
+    // Trace hook: sees every byte copied out of guest memory, in parse order (the input the
+    // owned command is decoded from; see QxlTraceKind::Command). Unset unless tracing.
+    std::function<void(const std::uint8_t* bytes, std::uint64_t size)> on_copy;
 };
+
+// Who rejects an invalid command on QEMU 7.2 (see the theory of operation above).
+enum class RejectKind { None, Dropped, GuestBug };
 
 // A command as the device hands it on, plus where its release_info lives.
 struct ParsedCommand {
@@ -57,6 +68,7 @@ struct ParsedCommand {
     std::optional<GuestLoc> release_loc;         // set once the command header was readable
     std::optional<SurfaceInfo> created_surface;  // for SURFACE CREATE
     std::string error;                           // non-empty = rejected
+    RejectKind reject = RejectKind::None;        // set together with error
 };
 
 class CommandParser {
@@ -80,6 +92,8 @@ public:
 
 private:
     bool fail(std::string reason);
+    // A check QEMU's qxl.c makes itself (guest bug there), not only the server.
+    bool fail_device(std::string reason);
     bool take_budget(std::uint64_t size, const char* what);
     std::optional<GuestLoc> translate(std::uint64_t phys, std::uint64_t skip, std::uint64_t size, const char* what);
 
@@ -100,6 +114,7 @@ private:
 
     ParserEnv env_;
     std::string error_;
+    bool error_is_device_ = false;
     std::uint32_t chunks_walked_ = 0;
 };
 

@@ -7,13 +7,29 @@ using namespace qxl_test;
 
 namespace {
 
-// Submits a draw command and expects it to be rejected with `reason` in the log.
+// Submits a command and expects the server-side content check to drop it: the reason is
+// counted and kept, nothing reaches the consumer, no ERROR interrupt, no guest-bug latch
+// (QEMU never looks at these contents; libspice-server drops the command).
 void expect_rejected(QxlHarness& h, std::uint64_t data, const std::string& reason, std::uint32_t type = QXL_CMD_DRAW) {
+    const std::size_t before = h.consumer.commands.size();
+    const std::uint64_t dropped_before = h.dev->dropped_command_count();
+    h.push_cmd(data, type);
+    h.run_ns(5000);
+    EXPECT_FALSE(h.dev->guest_bug()) << h.dev->last_guest_bug();
+    EXPECT_EQ(h.dev->dropped_command_count(), dropped_before + 1);
+    EXPECT_NE(h.dev->last_dropped_command().find(reason), std::string::npos) << h.dev->last_dropped_command();
+    EXPECT_EQ(h.consumer.commands.size(), before);
+    EXPECT_EQ(h.int_pending() & QXL_INTERRUPT_ERROR, 0u);
+}
+
+// Submits a command that QEMU's qxl.c itself inspects and expects the guest-bug latch.
+void expect_guest_bug(QxlHarness& h, std::uint64_t data, const std::string& reason, std::uint32_t type) {
     const std::size_t before = h.consumer.commands.size();
     h.push_cmd(data, type);
     h.run_ns(5000);
     EXPECT_TRUE(h.dev->guest_bug());
     EXPECT_NE(h.dev->last_guest_bug().find(reason), std::string::npos) << h.dev->last_guest_bug();
+    EXPECT_EQ(h.dev->dropped_command_count(), 0u);
     EXPECT_EQ(h.consumer.commands.size(), before);
     EXPECT_EQ(h.int_pending() & QXL_INTERRUPT_ERROR, QXL_INTERRUPT_ERROR);
 }
@@ -335,7 +351,7 @@ TEST(QxlIds, SurfaceCommandIdChecks) {
     h.boot();
     const std::uint64_t s = h.alloc(41);
     h.put32(s + 8, 1024);
-    expect_rejected(h, h.phys(s), "surface id 1024 >= 1024", QXL_CMD_SURFACE);
+    expect_guest_bug(h, h.phys(s), "surface id 1024 >= 1024", QXL_CMD_SURFACE);
     QxlHarness h2;
     h2.boot();
     const std::uint64_t s2 = h2.alloc(41);
@@ -510,8 +526,10 @@ TEST(QxlChunks, CursorChunkWalkIsCappedAt32) {
     h.put64(set + 14, h.phys(shape));
     h.push_cursor(h.phys(set));
     h.run_ns(5000);
-    EXPECT_TRUE(h.dev->guest_bug());
-    EXPECT_NE(h.dev->last_guest_bug().find("too many data chunks"), std::string::npos);
+    EXPECT_FALSE(h.dev->guest_bug()) << h.dev->last_guest_bug();
+    EXPECT_EQ(h.dev->dropped_command_count(), 1u);
+    EXPECT_NE(h.dev->last_dropped_command().find("too many data chunks"), std::string::npos);
+    EXPECT_TRUE(h.consumer.cursor_commands.empty());
 }
 
 TEST(QxlCursor, SizeAndDataSizeChecks) {
@@ -537,10 +555,42 @@ TEST(QxlCursor, SizeAndDataSizeChecks) {
         h.put64(set + 14, h.phys(shape));
         h.push_cursor(h.phys(set));
         h.run_ns(5000);
-        EXPECT_TRUE(h.dev->guest_bug());
-        EXPECT_NE(h.dev->last_guest_bug().find(c.reason), std::string::npos) << h.dev->last_guest_bug();
+        EXPECT_FALSE(h.dev->guest_bug()) << h.dev->last_guest_bug();
+        EXPECT_EQ(h.dev->dropped_command_count(), 1u);
+        EXPECT_NE(h.dev->last_dropped_command().find(c.reason), std::string::npos) << h.dev->last_dropped_command();
+        EXPECT_EQ(h.int_pending() & QXL_INTERRUPT_ERROR, 0u);
         EXPECT_TRUE(h.consumer.cursor_commands.empty());
     }
+}
+
+TEST(QxlTranslate, SurfaceCommandPointerIntoInactiveSlotIsAGuestBug) {
+    // QEMU maps the QXLSurfaceCmd itself (qxl_track_command), so this one is its check.
+    QxlHarness h;
+    h.boot();
+    expect_guest_bug(h, make_phys(5, 0x1000), "inactive slot 5", QXL_CMD_SURFACE);
+}
+
+TEST(QxlTranslate, CursorCommandPointerIntoInactiveSlotIsAGuestBug) {
+    // QEMU maps the QXLCursorCmd itself (qxl_render_cursor).
+    QxlHarness h;
+    h.boot();
+    h.push_cursor(make_phys(5, 0x1000));
+    h.run_ns(5000);
+    EXPECT_TRUE(h.dev->guest_bug());
+    EXPECT_NE(h.dev->last_guest_bug().find("inactive slot 5"), std::string::npos) << h.dev->last_guest_bug();
+    EXPECT_TRUE(h.consumer.cursor_commands.empty());
+}
+
+TEST(QxlDrop, DeviceKeepsDrawingAfterDroppedCommands) {
+    QxlHarness h;
+    h.boot();
+    h.set_int_mask(QXL_INTERRUPT_ERROR);
+    expect_rejected(h, make_phys(6, 0x1000), "inactive slot 6");
+    h.push_cmd(h.phys(h.copy_drawable()), QXL_CMD_DRAW);
+    h.run_ns(5000);
+    EXPECT_EQ(h.draw_count(), 1u);
+    EXPECT_FALSE(h.dev->guest_bug());
+    EXPECT_FALSE(h.irq.level);
 }
 
 TEST(QxlMessage, TextWithoutNulIsRejected) {
