@@ -72,6 +72,7 @@ Cpu::Stop Cpu::run() {
             c.r[kESP] = c.insn_esp;
             c.halted = false;
             ++c.cycles;  // a faulting instruction still takes time, so a fault loop reaches deadlines
+            ++c.stall_cycles;
             if (e.vector == 0xff) {
                 c.dead = true;
                 return Stop::Fault;
@@ -93,8 +94,8 @@ std::string Cpu::fault_report() const {
     std::string out;
     if (!c.abort_message.empty()) out += "CPU stopped: " + c.abort_message + "\n";
     out += "last instructions:\n";
-    const std::uint64_t n = std::min<std::uint64_t>(c.history_end, 32);
-    for (std::uint64_t i = c.history_end - n; i < c.history_end; ++i) {
+    const std::uint64_t n = std::min<std::uint64_t>(c.history_count, 32);
+    for (std::uint64_t i = c.history_pos - n; i < c.history_pos; ++i) {
         const std::uint32_t e = c.history[i & 31];
         char buf[32];
         std::snprintf(buf, sizeof buf, "  %08x: ", e);
@@ -246,7 +247,9 @@ bool Cpu::load(const std::uint8_t* data, std::size_t size, std::size_t& consumed
     c.cr4 = cr4;
     c.cycles = cycles;
     c.retired = retired;
-    c.history_end = 0;
+    c.stall_cycles = cycles - retired;
+    c.history_count = 0;
+    c.history_pos = cycles;
     c.inhibit_end = cycles + shadow;
     c.halted = halted != 0;
     c.dead = false;

@@ -110,7 +110,14 @@ public:
     // ---- execution bookkeeping
     std::uint64_t cycles = 0;       // virtual cycles consumed by this CPU (clock = base + cycles)
     std::uint64_t retired = 0;      // instructions retired
-    std::uint64_t history_end = 0;  // history[] holds the instructions before this count
+    // Cycles that retired no instruction (faults, REP iterations beyond the first), so that
+    // retired == cycles - stall_cycles: exec_loop counts cycles only.
+    std::uint64_t stall_cycles = 0;
+    bool prefixed = false;          // the current instruction changed o32/a32/seg_ovr/rep
+    // history[] is a ring indexed by the cycle count at each instruction start: slot
+    // cycles & 31. Entries end at slot history_pos; history_count of them are valid.
+    std::uint64_t history_pos = 0;
+    std::uint64_t history_count = 0;
     std::uint64_t budget_end = 0;   // inner loop runs while cycles < budget_end
     std::uint64_t clock_base = 0;   // sched.now() == clock_base + cycles while running
     std::uint64_t inhibit_end = 0;  // interrupts blocked while cycles < inhibit_end
@@ -128,12 +135,43 @@ public:
     std::uint8_t rep = 0;
     std::uint8_t fetch_buf[32] = {};
 
-    // fetch cache: host pointer of the page holding linear address code_page_lin
+    // Fetch state. The decode pointer `ip` of exec_loop points either into the host page of
+    // the code page (code_page_lin, code_page_ptr) or into fetch_buf; EIP of the byte at ip
+    // is ip + code_delta (mod 2^32), so EIP is never tracked separately. An instruction may
+    // start at ip without further checks while ip <= code_fast_end: that bound keeps a full
+    // fetch_buf worth of bytes inside the page and the start inside the CS limit. Anything
+    // that moves CS or changes the memory map sets code_fast_end to 0 (see invalidate_code).
     std::uint32_t code_page_lin = 1;  // never page aligned => invalid
     const std::uint8_t* code_page_ptr = nullptr;
+    std::uintptr_t code_delta = 0;
+    std::uintptr_t code_fast_end = 0;
+    std::uintptr_t code_page_delta = 0;     // code_delta for code_page_ptr
+    std::uintptr_t code_page_fast_end = 0;  // code_fast_end for code_page_ptr
+    void invalidate_code() {
+        code_page_lin = 1;
+        code_fast_end = 0;
+    }
+    [[gnu::always_inline]] std::uint32_t ip_eip(const std::uint8_t* ip) const {
+        return static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(ip) + code_delta);
+    }
+    // Points the decoder at `target` without checks: the next instruction start re-validates.
+    const std::uint8_t* defer_code(std::uint32_t target) {
+        code_delta = target - reinterpret_cast<std::uintptr_t>(fetch_buf);
+        code_fast_end = 0;
+        return fetch_buf;
+    }
+    // The checked path: CS limit (#GP) and a fresh fetch of `target`.
+    const std::uint8_t* enter_code(std::uint32_t target);
 
     // history for fault_report
     std::uint32_t history[32] = {};
+    // The cycle count moved from `at` to at + k within one instruction (REP iterations):
+    // moves the last 32 entries along so that the ring stays contiguous.
+    void history_skip(std::uint64_t at, std::uint64_t k) {
+        std::uint32_t tmp[32];
+        for (unsigned j = 0; j < 32; ++j) tmp[j] = history[(at - j) & 31];
+        for (unsigned j = 0; j < 32; ++j) history[(at + k - j) & 31] = tmp[j];
+    }
     std::FILE* trace = nullptr;
     std::uint64_t capstone_handle = 0;
     bool capstone_ok = false;
@@ -270,7 +308,7 @@ public:
     void flush_tlb() {
         for (auto& e : rtlb) e = TlbEntry{};
         for (auto& e : wtlb) e = TlbEntry{};
-        code_page_lin = 1;
+        invalidate_code();
         map_gen = mem.map_generation();
     }
     void check_map() {
