@@ -79,7 +79,9 @@ struct TableReg {
     std::uint16_t limit = 0;
 };
 
-enum class FlagOp : std::uint8_t { None, Add, Adc, Sub, Sbb, Logic, Inc, Dec };
+// Res: CF and OF given explicitly (bits 0 and 1 of lf_cin), AF clear, SF/ZF/PF from lf_r
+// (shifts, multiplies).
+enum class FlagOp : std::uint8_t { None, Add, Adc, Sub, Sbb, Logic, Inc, Dec, Res };
 
 template <class T> inline constexpr std::uint32_t kSign = 1u << (sizeof(T) * 8 - 1);
 
@@ -205,6 +207,7 @@ public:
             case FlagOp::Sbb: return lf_cin ? lf_a <= lf_b : lf_a < lf_b;
             case FlagOp::Logic: return false;
             case FlagOp::Inc: case FlagOp::Dec: return lf_cin != 0;
+            case FlagOp::Res: return (lf_cin & 1) != 0;
         }
         return false;
     }
@@ -217,12 +220,13 @@ public:
             case FlagOp::Add: case FlagOp::Adc: case FlagOp::Inc: return ((lf_a ^ lf_r) & (lf_b ^ lf_r) & lf_sign) != 0;
             case FlagOp::Sub: case FlagOp::Sbb: case FlagOp::Dec: return ((lf_a ^ lf_b) & (lf_a ^ lf_r) & lf_sign) != 0;
             case FlagOp::Logic: return false;
+            case FlagOp::Res: return (lf_cin & 2) != 0;
         }
         return false;
     }
     bool get_af() const {
         if (lf_op == FlagOp::None) return flags & kAF;
-        if (lf_op == FlagOp::Logic) return false;
+        if (lf_op == FlagOp::Logic || lf_op == FlagOp::Res) return false;
         return ((lf_a ^ lf_b ^ lf_r) & 0x10) != 0;
     }
     void materialize() {
@@ -239,17 +243,13 @@ public:
     }
     std::uint32_t get_eflags() { materialize(); return flags; }
     void set_flag(std::uint32_t bit, bool on) { flags = on ? (flags | bit) : (flags & ~bit); }
-    // Replaces all six arithmetic flags (no need to materialize first).
-    template <class T> [[gnu::always_inline]] void set_arith(bool cf, bool of, bool af, T res) {
-        std::uint32_t f = flags & ~kArithFlags;
-        if (cf) f |= kCF;
-        if (of) f |= kOF;
-        if (af) f |= kAF;
-        if (res == 0) f |= kZF;
-        if (res & kSign<T>) f |= kSF;
-        if (parity8(res)) f |= kPF;
-        flags = f;
-        lf_op = FlagOp::None;
+    // Replaces all six arithmetic flags (no need to materialize first): CF and OF as given,
+    // AF clear, SF/ZF/PF from `res`, evaluated lazily.
+    template <class T> [[gnu::always_inline]] void set_arith(bool cf, bool of, T res) {
+        lf_op = FlagOp::Res;
+        lf_r = res;
+        lf_sign = kSign<T>;
+        lf_cin = static_cast<std::uint32_t>(cf) | static_cast<std::uint32_t>(of) << 1;
     }
     // Sets ZF/SF/PF from a result of type T (flags must be materialized).
     template <class T> void set_szp(T v) {

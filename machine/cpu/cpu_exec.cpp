@@ -228,20 +228,20 @@ template <class T> QX_INLINE T shift(CpuCore& c, unsigned op, T v, unsigned coun
             const u64 w = static_cast<u64>(v) << cnt;
             res = static_cast<T>(w);
             cf = (w >> bits) & 1;
-            c.set_arith<T>(cf, ((res & msb) != 0) != cf, false, res);
+            c.set_arith<T>(cf, ((res & msb) != 0) != cf, res);
             return res;
         }
         case 5: {  // SHR
             cf = (static_cast<u64>(v) >> (cnt - 1)) & 1;
             res = static_cast<T>(static_cast<u64>(v) >> cnt);
-            c.set_arith<T>(cf, cnt == 1 ? (v & msb) != 0 : false, false, res);
+            c.set_arith<T>(cf, cnt == 1 ? (v & msb) != 0 : false, res);
             return res;
         }
         default: {  // SAR
             const s64 sv = static_cast<s32>(sext<T>(v));
             cf = (sv >> (cnt - 1)) & 1;
             res = static_cast<T>(sv >> cnt);
-            c.set_arith<T>(cf, false, false, res);
+            c.set_arith<T>(cf, false, res);
             return res;
         }
     }
@@ -286,7 +286,7 @@ template <class T> T shld(CpuCore& c, T d, T s, unsigned count, bool left) {
             cf = (x >> (cnt - 1)) & 1;
         }
     }
-    c.set_arith<T>(cf, ((res ^ d) & kSign<T>) != 0, false, res);
+    c.set_arith<T>(cf, ((res ^ d) & kSign<T>) != 0, res);
     return res;
 }
 
@@ -304,7 +304,7 @@ template <class T> QX_INLINE void shld_form(CpuCore& c, const u8*& ip, bool left
 }
 
 // ---- multiply / divide
-template <class T> QX_INLINE void mul_flags(CpuCore& c, bool overflow, T low) { c.set_arith<T>(overflow, overflow, false, low); }
+template <class T> QX_INLINE void mul_flags(CpuCore& c, bool overflow, T low) { c.set_arith<T>(overflow, overflow, low); }
 
 template <class T> QX_INLINE void grp3(CpuCore& c, const u8*& ip) {
     Modrm m;
