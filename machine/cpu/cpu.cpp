@@ -30,8 +30,17 @@ Cpu::~Cpu() {
 
 void Cpu::set_interrupt_controller(InterruptController* pic) { core_->pic = pic; }
 
+bool write_multiboot_gdt(AddressSpace& memory) {
+    std::uint8_t table[kMultibootGdtLimit + 1] = {};
+    const std::uint64_t descriptors[3] = {0, 0x00cf9b000000ffffull, 0x00cf93000000ffffull};
+    for (unsigned i = 0; i < 3; ++i)
+        for (unsigned b = 0; b < 8; ++b) table[i * 8 + b] = static_cast<std::uint8_t>(descriptors[i] >> (8 * b));
+    return memory.write_block(kMultibootGdtAddress, table, sizeof table);
+}
+
 void Cpu::reset_to_multiboot(std::uint32_t entry, std::uint32_t eax, std::uint32_t ebx) {
     core_->reset_flat(entry);
+    core_->gdtr = {kMultibootGdtAddress, kMultibootGdtLimit};
     core_->r[kEAX] = eax;
     core_->r[kEBX] = ebx;
     core_->dead = false;
