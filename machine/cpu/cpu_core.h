@@ -149,9 +149,14 @@ public:
     std::uintptr_t code_fast_end = 0;
     std::uintptr_t code_page_delta = 0;     // code_delta for code_page_ptr
     std::uintptr_t code_page_fast_end = 0;  // code_fast_end for code_page_ptr
+    // Near branches stay on the page without any check when target - code_page_eip0 <
+    // code_page_span: the EIPs of code_page_ptr[0] .. code_page_fast_end, or 0 when none.
+    std::uint32_t code_page_eip0 = 0;
+    std::uint32_t code_page_span = 0;
     void invalidate_code() {
         code_page_lin = 1;
         code_fast_end = 0;
+        code_page_span = 0;
     }
     [[gnu::always_inline]] std::uint32_t ip_eip(const std::uint8_t* ip) const {
         return static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(ip) + code_delta);

@@ -654,6 +654,11 @@ const std::uint8_t* CpuCore::enter_code(std::uint32_t target) {
     code_page_delta = code_delta;
     code_page_fast_end = fast_end;
     code_fast_end = fast_end;
+    // EIPs on this page grow with the address unless the CS base lies inside the page (EIP
+    // wraps there): then branches take the checked path.
+    code_page_eip0 = static_cast<std::uint32_t>(code_delta + reinterpret_cast<std::uintptr_t>(code_page_ptr));
+    const std::uint32_t span = static_cast<std::uint32_t>(fast_end - reinterpret_cast<std::uintptr_t>(code_page_ptr)) + 1;
+    code_page_span = code_page_eip0 + (span - 1) >= code_page_eip0 ? span : 0;
     return p;
 }
 
@@ -677,6 +682,20 @@ void CpuCore::exec_loop() {
         }                                   \
         if (!string_done) goto insn_restart; \
         break;                              \
+    }
+// Near branch: a target on the current code page within the fast bound (hence inside the
+// CS limit) continues there at once; anything else takes jump() and the checked path.
+#define NEAR_BRANCH(target_expr)                                                  \
+    {                                                                             \
+        const std::uint32_t branch_target = (target_expr);                        \
+        if (o32 && branch_target - code_page_eip0 < code_page_span) [[likely]] {  \
+            ip = code_page_ptr + (branch_target - code_page_eip0);                \
+            code_delta = code_page_delta;                                         \
+            code_fast_end = code_page_fast_end;                                   \
+            goto retire;                                                          \
+        }                                                                         \
+        jump(c, branch_target);                                                   \
+        goto insn_done;                                                           \
     }
     try {
     while (cyc < budget_end) {
@@ -796,7 +815,7 @@ next_op:
         case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
         case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
             const u32 disp = sext<u8>(f8(ip));
-            if (cond(op & 15)) { jump(c, next_eip(ip) + disp); goto insn_done; }
+            if (cond(op & 15)) NEAR_BRANCH(next_eip(ip) + disp);
             break;
         }
         case 0x80: case 0x82: alu_grp1<u8, u8>(c, ip); break;
@@ -1042,14 +1061,26 @@ next_op:
             const u32 disp = o32 ? f32(ip) : sext<u16>(f16(ip));
             const u32 ret = next_eip(ip);
             u32 target = ret + disp;
+            if (o32 && target - code_page_eip0 < code_page_span) [[likely]] {
+                push<u32>(ret);
+                // Re-checked: a push to MMIO may have changed the memory map.
+                if (target - code_page_eip0 < code_page_span) [[likely]] {
+                    ip = code_page_ptr + (target - code_page_eip0);
+                    code_delta = code_page_delta;
+                    code_fast_end = code_page_fast_end;
+                    goto retire;
+                }
+                eip = target;
+                goto insn_done;
+            }
             if (!o32) target &= 0xffff;
             if (seg[kCS].limit != 0xffffffffu && target > seg[kCS].limit) fault_err(kVecGP, 0);
             if (o32) push<u32>(ret); else push<u16>(static_cast<u16>(ret));
             eip = target;
             goto insn_done;
         }
-        case 0xe9: { const u32 disp = o32 ? f32(ip) : sext<u16>(f16(ip)); jump(c, next_eip(ip) + disp); goto insn_done; }
-        case 0xeb: { const u32 disp = sext<u8>(f8(ip)); jump(c, next_eip(ip) + disp); goto insn_done; }
+        case 0xe9: { const u32 disp = o32 ? f32(ip) : sext<u16>(f16(ip)); NEAR_BRANCH(next_eip(ip) + disp); }
+        case 0xeb: { const u32 disp = sext<u8>(f8(ip)); NEAR_BRANCH(next_eip(ip) + disp); }
         case 0xea: {
             const u32 off = o32 ? f32(ip) : f16(ip);
             const u16 sel = f16(ip);
@@ -1206,7 +1237,7 @@ next_op:
                 case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87:
                 case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8c: case 0x8d: case 0x8e: case 0x8f: {
                     const u32 disp = o32 ? f32(ip) : sext<u16>(f16(ip));
-                    if (cond(op2 & 15)) { jump(c, next_eip(ip) + disp); goto insn_done; }
+                    if (cond(op2 & 15)) NEAR_BRANCH(next_eip(ip) + disp);
                     break;
                 }
                 case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
@@ -1382,6 +1413,7 @@ prefix:
         throw;
     }
 #undef STRING_OP
+#undef NEAR_BRANCH
 #undef next_eip
     cycles = cyc;
     eip = ip_eip(ip);

@@ -152,6 +152,33 @@ TEST_F(CpuCodeFetch, RunningPastTheCsLimitRaisesGpAtTheFirstByteOutside) {
     EXPECT_EQ(ram32(esp + 8), 0x18u);      // CS
 }
 
+TEST_F(CpuCodeFetch, NearBranchesPastTheCsLimitRaiseGpAtTheBranch) {
+    for (const Bytes& branch : {Bytes{0xeb, 0x10}, Bytes{0x74, 0x10}, Bytes{0xe9, 0x10, 0, 0, 0}, Bytes{0xe8, 0x10, 0, 0, 0}}) {
+        Code c{kMain, {}};
+        setup_limited_cs(ram, c);
+        c.raw({0x31, 0xc0}).ljmp(0x18, 0x80800);  // xor eax,eax (ZF=1 for the jz)
+        load(c);
+        load(Code{0x80800, branch});
+        ASSERT_EQ(run_from(kMain), Cpu::Stop::Halted) << "branch opcode " << int(branch[0]);
+        EXPECT_EQ(cpu.eip(), 0x601u) << "halted in the #GP handler, branch opcode " << int(branch[0]);
+        const std::uint32_t esp = cpu.reg32(4);
+        EXPECT_EQ(ram32(esp + 4), 0x80800u) << "the branch itself faults";
+        EXPECT_EQ(esp, kStackTop - 16) << "a faulting call pushes nothing";
+    }
+}
+
+TEST_F(CpuCodeFetch, NearBranchesInsideTheCsLimitStayOnThePage) {
+    Code c{kMain, {}};
+    setup_limited_cs(ram, c);
+    c.raw({0x31, 0xc0}).ljmp(0x18, 0x80800);
+    load(c);
+    // inc eax; jmp over two nops; inc eax; hlt
+    load(Code{0x80800, {0x40, 0xeb, 0x02, 0x90, 0x90, 0x40, 0xf4}});
+    ASSERT_EQ(run_from(kMain), Cpu::Stop::Halted);
+    EXPECT_EQ(cpu.eip(), 0x80807u);
+    EXPECT_EQ(cpu.reg32(0), 2u);
+}
+
 TEST_F(CpuCodeFetch, CodeInsideTheCsLimitRunsNormally) {
     Code c{kMain, {}};
     setup_limited_cs(ram, c);
