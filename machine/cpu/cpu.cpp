@@ -30,8 +30,17 @@ Cpu::~Cpu() {
 
 void Cpu::set_interrupt_controller(InterruptController* pic) { core_->pic = pic; }
 
+bool write_multiboot_gdt(AddressSpace& memory) {
+    std::uint8_t table[kMultibootGdtLimit + 1] = {};
+    const std::uint64_t descriptors[3] = {0, 0x00cf9b000000ffffull, 0x00cf93000000ffffull};
+    for (unsigned i = 0; i < 3; ++i)
+        for (unsigned b = 0; b < 8; ++b) table[i * 8 + b] = static_cast<std::uint8_t>(descriptors[i] >> (8 * b));
+    return memory.write_block(kMultibootGdtAddress, table, sizeof table);
+}
+
 void Cpu::reset_to_multiboot(std::uint32_t entry, std::uint32_t eax, std::uint32_t ebx) {
     core_->reset_flat(entry);
+    core_->gdtr = {kMultibootGdtAddress, kMultibootGdtLimit};
     core_->r[kEAX] = eax;
     core_->r[kEBX] = ebx;
     core_->dead = false;
@@ -72,6 +81,7 @@ Cpu::Stop Cpu::run() {
             c.r[kESP] = c.insn_esp;
             c.halted = false;
             ++c.cycles;  // a faulting instruction still takes time, so a fault loop reaches deadlines
+            ++c.stall_cycles;
             if (e.vector == 0xff) {
                 c.dead = true;
                 return Stop::Fault;
@@ -93,8 +103,8 @@ std::string Cpu::fault_report() const {
     std::string out;
     if (!c.abort_message.empty()) out += "CPU stopped: " + c.abort_message + "\n";
     out += "last instructions:\n";
-    const std::uint64_t n = std::min<std::uint64_t>(c.history_end, 32);
-    for (std::uint64_t i = c.history_end - n; i < c.history_end; ++i) {
+    const std::uint64_t n = std::min<std::uint64_t>(c.history_count, 32);
+    for (std::uint64_t i = c.history_pos - n; i < c.history_pos; ++i) {
         const std::uint32_t e = c.history[i & 31];
         char buf[32];
         std::snprintf(buf, sizeof buf, "  %08x: ", e);
@@ -246,7 +256,9 @@ bool Cpu::load(const std::uint8_t* data, std::size_t size, std::size_t& consumed
     c.cr4 = cr4;
     c.cycles = cycles;
     c.retired = retired;
-    c.history_end = 0;
+    c.stall_cycles = cycles - retired;
+    c.history_count = 0;
+    c.history_pos = cycles;
     c.inhibit_end = cycles + shadow;
     c.halted = halted != 0;
     c.dead = false;

@@ -23,6 +23,17 @@ namespace qxlbox::machine {
 
 class CpuCore;  // implementation (machine/cpu/*.cpp)
 
+// The GDT that reset_to_multiboot leaves loaded. The multiboot spec calls GDTR undefined on
+// entry, but QEMU's multiboot option ROM leaves a real 3-entry table (null, 0x08 flat 4 GiB
+// ring-0 code, 0x10 flat 4 GiB ring-0 data; GDTR limit 0x17), so kernels that reload
+// segment registers before their own LGDT work. Ours lies in the BIOS area that the
+// multiboot memory map reports reserved; the loader writes it (write_multiboot_gdt), with
+// the accessed bits set as the loader's own segment loads would have left them.
+inline constexpr std::uint32_t kMultibootGdtAddress = 0xf0000;
+inline constexpr std::uint16_t kMultibootGdtLimit = 3 * 8 - 1;
+// Writes that table at kMultibootGdtAddress; false when the memory there is not RAM.
+bool write_multiboot_gdt(AddressSpace& memory);
+
 class Cpu {
 public:
     enum class Stop {
@@ -39,8 +50,9 @@ public:
 
     void set_interrupt_controller(InterruptController* pic);
 
-    // Multiboot v1 entry state: CR0.PE=1, paging off, flat 4 GiB code (0x08-like) and data
-    // segments, EFLAGS = 0x2 (IF clear), EAX/EBX as given, EIP = entry.
+    // Multiboot v1 entry state: CR0.PE=1, paging off, flat 4 GiB code (0x08) and data (0x10)
+    // segments, GDTR = kMultibootGdtAddress/kMultibootGdtLimit, IDTR limit 0, EFLAGS = 0x2
+    // (IF clear), EAX/EBX as given, EIP = entry.
     void reset_to_multiboot(std::uint32_t entry, std::uint32_t eax, std::uint32_t ebx);
 
     Stop run();

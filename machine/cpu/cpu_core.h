@@ -79,7 +79,9 @@ struct TableReg {
     std::uint16_t limit = 0;
 };
 
-enum class FlagOp : std::uint8_t { None, Add, Adc, Sub, Sbb, Logic, Inc, Dec };
+// Res: CF and OF given explicitly (bits 0 and 1 of lf_cin), AF clear, SF/ZF/PF from lf_r
+// (shifts, multiplies).
+enum class FlagOp : std::uint8_t { None, Add, Adc, Sub, Sbb, Logic, Inc, Dec, Res };
 
 template <class T> inline constexpr std::uint32_t kSign = 1u << (sizeof(T) * 8 - 1);
 
@@ -110,7 +112,14 @@ public:
     // ---- execution bookkeeping
     std::uint64_t cycles = 0;       // virtual cycles consumed by this CPU (clock = base + cycles)
     std::uint64_t retired = 0;      // instructions retired
-    std::uint64_t history_end = 0;  // history[] holds the instructions before this count
+    // Cycles that retired no instruction (faults, REP iterations beyond the first), so that
+    // retired == cycles - stall_cycles: exec_loop counts cycles only.
+    std::uint64_t stall_cycles = 0;
+    bool prefixed = false;          // the current instruction changed o32/a32/seg_ovr/rep
+    // history[] is a ring indexed by the cycle count at each instruction start: slot
+    // cycles & 31. Entries end at slot history_pos; history_count of them are valid.
+    std::uint64_t history_pos = 0;
+    std::uint64_t history_count = 0;
     std::uint64_t budget_end = 0;   // inner loop runs while cycles < budget_end
     std::uint64_t clock_base = 0;   // sched.now() == clock_base + cycles while running
     std::uint64_t inhibit_end = 0;  // interrupts blocked while cycles < inhibit_end
@@ -128,12 +137,48 @@ public:
     std::uint8_t rep = 0;
     std::uint8_t fetch_buf[32] = {};
 
-    // fetch cache: host pointer of the page holding linear address code_page_lin
+    // Fetch state. The decode pointer `ip` of exec_loop points either into the host page of
+    // the code page (code_page_lin, code_page_ptr) or into fetch_buf; EIP of the byte at ip
+    // is ip + code_delta (mod 2^32), so EIP is never tracked separately. An instruction may
+    // start at ip without further checks while ip <= code_fast_end: that bound keeps a full
+    // fetch_buf worth of bytes inside the page and the start inside the CS limit. Anything
+    // that moves CS or changes the memory map sets code_fast_end to 0 (see invalidate_code).
     std::uint32_t code_page_lin = 1;  // never page aligned => invalid
     const std::uint8_t* code_page_ptr = nullptr;
+    std::uintptr_t code_delta = 0;
+    std::uintptr_t code_fast_end = 0;
+    std::uintptr_t code_page_delta = 0;     // code_delta for code_page_ptr
+    std::uintptr_t code_page_fast_end = 0;  // code_fast_end for code_page_ptr
+    // Near branches stay on the page without any check when target - code_page_eip0 <
+    // code_page_span: the EIPs of code_page_ptr[0] .. code_page_fast_end, or 0 when none.
+    std::uint32_t code_page_eip0 = 0;
+    std::uint32_t code_page_span = 0;
+    void invalidate_code() {
+        code_page_lin = 1;
+        code_fast_end = 0;
+        code_page_span = 0;
+    }
+    [[gnu::always_inline]] std::uint32_t ip_eip(const std::uint8_t* ip) const {
+        return static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(ip) + code_delta);
+    }
+    // Points the decoder at `target` without checks: the next instruction start re-validates.
+    const std::uint8_t* defer_code(std::uint32_t target) {
+        code_delta = target - reinterpret_cast<std::uintptr_t>(fetch_buf);
+        code_fast_end = 0;
+        return fetch_buf;
+    }
+    // The checked path: CS limit (#GP) and a fresh fetch of `target`.
+    const std::uint8_t* enter_code(std::uint32_t target);
 
     // history for fault_report
     std::uint32_t history[32] = {};
+    // The cycle count moved from `at` to at + k within one instruction (REP iterations):
+    // moves the last 32 entries along so that the ring stays contiguous.
+    void history_skip(std::uint64_t at, std::uint64_t k) {
+        std::uint32_t tmp[32];
+        for (unsigned j = 0; j < 32; ++j) tmp[j] = history[(at - j) & 31];
+        for (unsigned j = 0; j < 32; ++j) history[(at + k - j) & 31] = tmp[j];
+    }
     std::FILE* trace = nullptr;
     std::uint64_t capstone_handle = 0;
     bool capstone_ok = false;
@@ -167,6 +212,7 @@ public:
             case FlagOp::Sbb: return lf_cin ? lf_a <= lf_b : lf_a < lf_b;
             case FlagOp::Logic: return false;
             case FlagOp::Inc: case FlagOp::Dec: return lf_cin != 0;
+            case FlagOp::Res: return (lf_cin & 1) != 0;
         }
         return false;
     }
@@ -179,12 +225,13 @@ public:
             case FlagOp::Add: case FlagOp::Adc: case FlagOp::Inc: return ((lf_a ^ lf_r) & (lf_b ^ lf_r) & lf_sign) != 0;
             case FlagOp::Sub: case FlagOp::Sbb: case FlagOp::Dec: return ((lf_a ^ lf_b) & (lf_a ^ lf_r) & lf_sign) != 0;
             case FlagOp::Logic: return false;
+            case FlagOp::Res: return (lf_cin & 2) != 0;
         }
         return false;
     }
     bool get_af() const {
         if (lf_op == FlagOp::None) return flags & kAF;
-        if (lf_op == FlagOp::Logic) return false;
+        if (lf_op == FlagOp::Logic || lf_op == FlagOp::Res) return false;
         return ((lf_a ^ lf_b ^ lf_r) & 0x10) != 0;
     }
     void materialize() {
@@ -201,17 +248,13 @@ public:
     }
     std::uint32_t get_eflags() { materialize(); return flags; }
     void set_flag(std::uint32_t bit, bool on) { flags = on ? (flags | bit) : (flags & ~bit); }
-    // Replaces all six arithmetic flags (no need to materialize first).
-    template <class T> [[gnu::always_inline]] void set_arith(bool cf, bool of, bool af, T res) {
-        std::uint32_t f = flags & ~kArithFlags;
-        if (cf) f |= kCF;
-        if (of) f |= kOF;
-        if (af) f |= kAF;
-        if (res == 0) f |= kZF;
-        if (res & kSign<T>) f |= kSF;
-        if (parity8(res)) f |= kPF;
-        flags = f;
-        lf_op = FlagOp::None;
+    // Replaces all six arithmetic flags (no need to materialize first): CF and OF as given,
+    // AF clear, SF/ZF/PF from `res`, evaluated lazily.
+    template <class T> [[gnu::always_inline]] void set_arith(bool cf, bool of, T res) {
+        lf_op = FlagOp::Res;
+        lf_r = res;
+        lf_sign = kSign<T>;
+        lf_cin = static_cast<std::uint32_t>(cf) | static_cast<std::uint32_t>(of) << 1;
     }
     // Sets ZF/SF/PF from a result of type T (flags must be materialized).
     template <class T> void set_szp(T v) {
@@ -270,7 +313,7 @@ public:
     void flush_tlb() {
         for (auto& e : rtlb) e = TlbEntry{};
         for (auto& e : wtlb) e = TlbEntry{};
-        code_page_lin = 1;
+        invalidate_code();
         map_gen = mem.map_generation();
     }
     void check_map() {

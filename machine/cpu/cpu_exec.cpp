@@ -228,20 +228,20 @@ template <class T> QX_INLINE T shift(CpuCore& c, unsigned op, T v, unsigned coun
             const u64 w = static_cast<u64>(v) << cnt;
             res = static_cast<T>(w);
             cf = (w >> bits) & 1;
-            c.set_arith<T>(cf, ((res & msb) != 0) != cf, false, res);
+            c.set_arith<T>(cf, ((res & msb) != 0) != cf, res);
             return res;
         }
         case 5: {  // SHR
             cf = (static_cast<u64>(v) >> (cnt - 1)) & 1;
             res = static_cast<T>(static_cast<u64>(v) >> cnt);
-            c.set_arith<T>(cf, cnt == 1 ? (v & msb) != 0 : false, false, res);
+            c.set_arith<T>(cf, cnt == 1 ? (v & msb) != 0 : false, res);
             return res;
         }
         default: {  // SAR
             const s64 sv = static_cast<s32>(sext<T>(v));
             cf = (sv >> (cnt - 1)) & 1;
             res = static_cast<T>(sv >> cnt);
-            c.set_arith<T>(cf, false, false, res);
+            c.set_arith<T>(cf, false, res);
             return res;
         }
     }
@@ -286,7 +286,7 @@ template <class T> T shld(CpuCore& c, T d, T s, unsigned count, bool left) {
             cf = (x >> (cnt - 1)) & 1;
         }
     }
-    c.set_arith<T>(cf, ((res ^ d) & kSign<T>) != 0, false, res);
+    c.set_arith<T>(cf, ((res ^ d) & kSign<T>) != 0, res);
     return res;
 }
 
@@ -304,7 +304,7 @@ template <class T> QX_INLINE void shld_form(CpuCore& c, const u8*& ip, bool left
 }
 
 // ---- multiply / divide
-template <class T> QX_INLINE void mul_flags(CpuCore& c, bool overflow, T low) { c.set_arith<T>(overflow, overflow, false, low); }
+template <class T> QX_INLINE void mul_flags(CpuCore& c, bool overflow, T low) { c.set_arith<T>(overflow, overflow, low); }
 
 template <class T> QX_INLINE void grp3(CpuCore& c, const u8*& ip) {
     Modrm m;
@@ -556,8 +556,9 @@ template <class T> bool string_op(CpuCore& c, Str k) {
                 count -= n;
                 if (c.a32) c.r[kECX] = count;
                 else c.r[kECX] = (c.r[kECX] & 0xffff0000u) | count;
-                if (count == 0) { c.cycles += n - 1; return true; }
+                if (count == 0) { c.cycles += n - 1; c.stall_cycles += n - 1; return true; }
                 c.cycles += n;
+                c.stall_cycles += n;
                 if (c.cycles + 1 >= c.budget_end) return false;
                 continue;
             }
@@ -570,6 +571,7 @@ template <class T> bool string_op(CpuCore& c, Str k) {
         if (cond && (c.get_zf() != (c.rep == 0xf3))) return true;
         if (c.cycles + 1 >= c.budget_end) return false;
         ++c.cycles;
+        ++c.stall_cycles;
     }
 }
 
@@ -631,30 +633,80 @@ const std::uint8_t* CpuCore::fetch_slow(std::uint32_t lin) {
     return fetch_buf;
 }
 
+const std::uint8_t* CpuCore::enter_code(std::uint32_t target) {
+    const SegReg& cs = seg[kCS];
+    if (cs.limit != 0xffffffffu && target > cs.limit) fault_err(kVecGP, 0);
+    const std::uint32_t lin = cs.base + target;
+    const std::uint32_t off = lin & (kPageSize - 1);
+    const std::uint8_t* p;
+    if ((lin & ~(kPageSize - 1)) == code_page_lin && off <= kPageSize - sizeof(fetch_buf)) p = code_page_ptr + off;
+    else p = fetch_slow(lin);
+    code_delta = target - reinterpret_cast<std::uintptr_t>(p);
+    if (p == fetch_buf) {
+        // Straddles a page end or runs from MMIO: this copy serves one instruction only.
+        code_fast_end = 0;
+        return p;
+    }
+    // Fast-path bound for this page: a full fetch_buf of bytes left, and EIP within the limit.
+    std::uintptr_t fast_end = reinterpret_cast<std::uintptr_t>(code_page_ptr) + (kPageSize - sizeof(fetch_buf));
+    if (cs.limit != 0xffffffffu && cs.limit - target < fast_end - reinterpret_cast<std::uintptr_t>(p))
+        fast_end = reinterpret_cast<std::uintptr_t>(p) + (cs.limit - target);
+    code_page_delta = code_delta;
+    code_page_fast_end = fast_end;
+    code_fast_end = fast_end;
+    // EIPs on this page grow with the address unless the CS base lies inside the page (EIP
+    // wraps there): then branches take the checked path.
+    code_page_eip0 = static_cast<std::uint32_t>(code_delta + reinterpret_cast<std::uintptr_t>(code_page_ptr));
+    const std::uint32_t span = static_cast<std::uint32_t>(fast_end - reinterpret_cast<std::uintptr_t>(code_page_ptr)) + 1;
+    code_page_span = code_page_eip0 + (span - 1) >= code_page_eip0 ? span : 0;
+    return p;
+}
+
 void CpuCore::exec_loop() {
     CpuCore& c = *this;
     restore_defaults();
-    // The decode pointer lives in a register: every helper that advances it is inlined.
-    const std::uint8_t* ip = nullptr;
-    // EIP lives in a register too; the member is written at the start of each instruction so
-    // that handlers and out-of-line code see it, and handlers that branch write the member.
-    std::uint32_t pc = eip;
-    // Instruction count in a register; written back on every exit, including a fault.
-    std::uint64_t count = retired;
-    try {
-    while (cycles < budget_end) {
-    history[count & 31] = pc;
-    insn_eip = pc;
-    insn_esp = r[kESP];
-    {
-        const std::uint32_t lin = seg[kCS].base + pc;
-        if ((lin & ~(kPageSize - 1)) == code_page_lin && (lin & (kPageSize - 1)) <= kPageSize - sizeof(fetch_buf)) [[likely]]
-            ip = code_page_ptr + (lin & (kPageSize - 1));
-        else
-            ip = fetch_slow(lin);
-        if (seg[kCS].limit != 0xffffffffu && pc > seg[kCS].limit) fault_err(kVecGP, 0);
+    prefixed = false;
+    // The decode pointer and the cycle count live in registers: every helper that advances
+    // ip is inlined, and the members are written at the start of each instruction so that
+    // out-of-line code (port I/O, faults) sees them. EIP is ip + code_delta.
+    const std::uint8_t* ip = defer_code(eip);
+    std::uint64_t cyc = cycles;
+#define next_eip(p) ip_eip(p)
+// A string instruction moves the cycle count itself (one cycle per REP iteration).
+#define STRING_OP(expr)                     \
+    {                                       \
+        const bool string_done = (expr);    \
+        if (cycles != cyc) {                \
+            history_skip(cyc, cycles - cyc); \
+            cyc = cycles;                   \
+        }                                   \
+        if (!string_done) goto insn_restart; \
+        break;                              \
     }
-    const std::uint8_t* const start = ip;
+// Near branch: a target on the current code page within the fast bound (hence inside the
+// CS limit) continues there at once; anything else takes jump() and the checked path.
+#define NEAR_BRANCH(target_expr)                                                  \
+    {                                                                             \
+        const std::uint32_t branch_target = (target_expr);                        \
+        if (o32 && branch_target - code_page_eip0 < code_page_span) [[likely]] {  \
+            ip = code_page_ptr + (branch_target - code_page_eip0);                \
+            code_delta = code_page_delta;                                         \
+            code_fast_end = code_page_fast_end;                                   \
+            goto retire;                                                          \
+        }                                                                         \
+        jump(c, branch_target);                                                   \
+        goto insn_done;                                                           \
+    }
+    try {
+    while (cyc < budget_end) {
+    {
+        const std::uint32_t pc = ip_eip(ip);
+        cycles = cyc;
+        history[cyc & 31] = pc;
+        insn_eip = pc;
+        insn_esp = r[kESP];
+        if (reinterpret_cast<std::uintptr_t>(ip) > code_fast_end) [[unlikely]] ip = enter_code(pc);
+    }
     // Between instructions o32/a32/seg_ovr/rep hold their defaults (see restore_defaults);
     // only an instruction with prefixes changes and then restores them.
     unsigned op;
@@ -756,14 +808,14 @@ next_op:
         case 0x69: OPV(imul_form, c, ip, 2); break;
         case 0x6a: { const u32 v = sext<u8>(f8(ip)); if (o32) push<u32>(v); else push<u16>(static_cast<u16>(v)); break; }
         case 0x6b: OPV(imul_form, c, ip, 1); break;
-        case 0x6c: if (!string_op<u8>(c, Str::Ins)) goto insn_restart; break;
-        case 0x6d: if (!(o32 ? string_op<u32>(c, Str::Ins) : string_op<u16>(c, Str::Ins))) goto insn_restart; break;
-        case 0x6e: if (!string_op<u8>(c, Str::Outs)) goto insn_restart; break;
-        case 0x6f: if (!(o32 ? string_op<u32>(c, Str::Outs) : string_op<u16>(c, Str::Outs))) goto insn_restart; break;
+        case 0x6c: STRING_OP(string_op<u8>(c, Str::Ins));
+        case 0x6d: STRING_OP(o32 ? string_op<u32>(c, Str::Ins) : string_op<u16>(c, Str::Ins));
+        case 0x6e: STRING_OP(string_op<u8>(c, Str::Outs));
+        case 0x6f: STRING_OP(o32 ? string_op<u32>(c, Str::Outs) : string_op<u16>(c, Str::Outs));
         case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
         case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
             const u32 disp = sext<u8>(f8(ip));
-            if (cond(op & 15)) { jump(c, (pc + static_cast<u32>(ip - start)) + disp); goto insn_done; }
+            if (cond(op & 15)) NEAR_BRANCH(next_eip(ip) + disp);
             break;
         }
         case 0x80: case 0x82: alu_grp1<u8, u8>(c, ip); break;
@@ -852,8 +904,8 @@ next_op:
             Descriptor d;
             check_cs_target(sel, d, 0);
             if (off > d.limit) fault_err(kVecGP, 0);
-            if (o32) { push<u32>(seg[kCS].selector); push<u32>((pc + static_cast<u32>(ip - start))); }
-            else { push<u16>(seg[kCS].selector); push<u16>(static_cast<u16>((pc + static_cast<u32>(ip - start)))); }
+            if (o32) { push<u32>(seg[kCS].selector); push<u32>(next_eip(ip)); }
+            else { push<u16>(seg[kCS].selector); push<u16>(static_cast<u16>(next_eip(ip))); }
             commit_cs(sel, d);
             eip = off;
             goto insn_done;
@@ -888,8 +940,8 @@ next_op:
             break;
         }
 #define STR_CASES(opc, kind)                                                                                  \
-    case opc: if (!string_op<u8>(c, kind)) goto insn_restart; break;                                                     \
-    case opc + 1: if (!(o32 ? string_op<u32>(c, kind) : string_op<u16>(c, kind))) goto insn_restart; break;
+    case opc: STRING_OP(string_op<u8>(c, kind));                                                                   \
+    case opc + 1: STRING_OP(o32 ? string_op<u32>(c, kind) : string_op<u16>(c, kind));
         STR_CASES(0xa4, Str::Movs)
         STR_CASES(0xa6, Str::Cmps)
         STR_CASES(0xaa, Str::Stos)
@@ -962,10 +1014,10 @@ next_op:
             sp_add(n);
             goto insn_done;
         }
-        case 0xcc: eip = (pc + static_cast<u32>(ip - start)); deliver(kVecBP, false, 0, 0, eip); goto insn_done;
-        case 0xcd: { const u8 v = f8(ip); eip = (pc + static_cast<u32>(ip - start)); deliver(v, false, 0, 0, eip); goto insn_done; }
+        case 0xcc: eip = next_eip(ip); deliver(kVecBP, false, 0, 0, eip); goto insn_done;
+        case 0xcd: { const u8 v = f8(ip); eip = next_eip(ip); deliver(v, false, 0, 0, eip); goto insn_done; }
         case 0xce:
-            if (get_of()) { eip = (pc + static_cast<u32>(ip - start)); deliver(kVecOF, false, 0, 0, eip); goto insn_done; }
+            if (get_of()) { eip = next_eip(ip); deliver(kVecOF, false, 0, 0, eip); goto insn_done; }
             break;
         case 0xcf: do_iret(); goto insn_done;
         case 0xd4: undefined("AAM (BCD arithmetic is not implemented)");
@@ -986,12 +1038,12 @@ next_op:
             bool take = cnt != 0;
             if (op == 0xe0) take = take && !get_zf();
             else if (op == 0xe1) take = take && get_zf();
-            if (take) { jump(c, (pc + static_cast<u32>(ip - start)) + disp); goto insn_done; }
+            if (take) { jump(c, next_eip(ip) + disp); goto insn_done; }
             break;
         }
         case 0xe3: {
             const u32 disp = sext<u8>(f8(ip));
-            if ((a32 ? r[kECX] : (r[kECX] & 0xffff)) == 0) { jump(c, (pc + static_cast<u32>(ip - start)) + disp); goto insn_done; }
+            if ((a32 ? r[kECX] : (r[kECX] & 0xffff)) == 0) { jump(c, next_eip(ip) + disp); goto insn_done; }
             break;
         }
         case 0xe4: set8(0, static_cast<u8>(port_in(f8(ip), 1))); break;
@@ -1007,16 +1059,28 @@ next_op:
         case 0xef: port_out(static_cast<u16>(r[kEDX]), o32 ? 4 : 2, o32 ? r[kEAX] : (r[kEAX] & 0xffff)); break;
         case 0xe8: {
             const u32 disp = o32 ? f32(ip) : sext<u16>(f16(ip));
-            const u32 ret = (pc + static_cast<u32>(ip - start));
+            const u32 ret = next_eip(ip);
             u32 target = ret + disp;
+            if (o32 && target - code_page_eip0 < code_page_span) [[likely]] {
+                push<u32>(ret);
+                // Re-checked: a push to MMIO may have changed the memory map.
+                if (target - code_page_eip0 < code_page_span) [[likely]] {
+                    ip = code_page_ptr + (target - code_page_eip0);
+                    code_delta = code_page_delta;
+                    code_fast_end = code_page_fast_end;
+                    goto retire;
+                }
+                eip = target;
+                goto insn_done;
+            }
             if (!o32) target &= 0xffff;
             if (seg[kCS].limit != 0xffffffffu && target > seg[kCS].limit) fault_err(kVecGP, 0);
             if (o32) push<u32>(ret); else push<u16>(static_cast<u16>(ret));
             eip = target;
             goto insn_done;
         }
-        case 0xe9: { const u32 disp = o32 ? f32(ip) : sext<u16>(f16(ip)); jump(c, (pc + static_cast<u32>(ip - start)) + disp); goto insn_done; }
-        case 0xeb: { const u32 disp = sext<u8>(f8(ip)); jump(c, (pc + static_cast<u32>(ip - start)) + disp); goto insn_done; }
+        case 0xe9: { const u32 disp = o32 ? f32(ip) : sext<u16>(f16(ip)); NEAR_BRANCH(next_eip(ip) + disp); }
+        case 0xeb: { const u32 disp = sext<u8>(f8(ip)); NEAR_BRANCH(next_eip(ip) + disp); }
         case 0xea: {
             const u32 off = o32 ? f32(ip) : f16(ip);
             const u16 sel = f16(ip);
@@ -1026,7 +1090,7 @@ next_op:
         case 0xf1: undefined("ICEBP (INT1)");
         case 0xf4:
             halted = true;
-            eip = (pc + static_cast<u32>(ip - start));
+            eip = next_eip(ip);
             if (budget_end > cycles + 1) budget_end = cycles + 1;
             goto insn_done;
         case 0xf5: materialize(); flags ^= kCF; break;
@@ -1064,7 +1128,7 @@ next_op:
                     break;
                 case 2: {
                     const u32 target = o32 ? rd_rm<u32>(c, m) : rd_rm<u16>(c, m);
-                    const u32 ret = (pc + static_cast<u32>(ip - start));
+                    const u32 ret = next_eip(ip);
                     if (seg[kCS].limit != 0xffffffffu && target > seg[kCS].limit) fault_err(kVecGP, 0);
                     if (o32) push<u32>(ret); else push<u16>(static_cast<u16>(ret));
                     eip = target;
@@ -1078,8 +1142,8 @@ next_op:
                     Descriptor d;
                     check_cs_target(sel, d, 0);
                     if (off > d.limit) fault_err(kVecGP, 0);
-                    if (o32) { push<u32>(seg[kCS].selector); push<u32>((pc + static_cast<u32>(ip - start))); }
-                    else { push<u16>(seg[kCS].selector); push<u16>(static_cast<u16>((pc + static_cast<u32>(ip - start)))); }
+                    if (o32) { push<u32>(seg[kCS].selector); push<u32>(next_eip(ip)); }
+                    else { push<u16>(seg[kCS].selector); push<u16>(static_cast<u16>(next_eip(ip))); }
                     commit_cs(sel, d);
                     eip = off;
                     goto insn_done;
@@ -1173,7 +1237,7 @@ next_op:
                 case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87:
                 case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8c: case 0x8d: case 0x8e: case 0x8f: {
                     const u32 disp = o32 ? f32(ip) : sext<u16>(f16(ip));
-                    if (cond(op2 & 15)) { jump(c, (pc + static_cast<u32>(ip - start)) + disp); goto insn_done; }
+                    if (cond(op2 & 15)) NEAR_BRANCH(next_eip(ip) + disp);
                     break;
                 }
                 case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
@@ -1311,30 +1375,51 @@ next_op:
         }
     }
 #undef OPV
-    pc += static_cast<std::uint32_t>(ip - start);
     goto retire;
 insn_done:  // the handler set the member EIP (branch, interrupt, HLT)
-    pc = eip;
+    {
+        const std::uint32_t lin = seg[kCS].base + eip;
+        if ((lin & ~(kPageSize - 1)) == code_page_lin) [[likely]] {
+            // Same code page: the bound checks the limit and the page end at the next start.
+            ip = code_page_ptr + (lin & (kPageSize - 1));
+            code_delta = code_page_delta;
+            code_fast_end = code_page_fast_end;
+        } else {
+            ip = defer_code(eip);
+        }
+    }
     goto retire;
 insn_restart:  // a REP instruction ran out of budget: run it again later
+    ip = defer_code(insn_eip);
 retire:
-    ++cycles;
-    ++count;
-    if (prefixes) [[unlikely]] restore_defaults();
+    ++cyc;
+    if (prefixed) [[unlikely]] {
+        restore_defaults();
+        prefixed = false;
+    }
     continue;
 prefix:
+    prefixed = true;
     if (++prefixes >= 15) fault_err(kVecGP, 0);
     goto next_op;
     }
     } catch (...) {
         restore_defaults();
-        retired = count;
-        history_end = count + 1;  // the report shows the faulting instruction too
+        prefixed = false;
+        if (cycles != cyc) history_skip(cyc, cycles - cyc);  // a REP faulted after some iterations
+        retired = cycles - stall_cycles;
+        history_pos = cycles + 1;  // the report shows the faulting instruction too
+        history_count = retired + 1;
         throw;
     }
-    eip = pc;
-    retired = count;
-    history_end = count;
+#undef STRING_OP
+#undef NEAR_BRANCH
+#undef next_eip
+    cycles = cyc;
+    eip = ip_eip(ip);
+    retired = cyc - stall_cycles;
+    history_pos = cyc;
+    history_count = retired;
 }
 
 }  // namespace qxlbox::machine

@@ -176,7 +176,7 @@ void CpuCore::commit_cs(std::uint16_t sel, const Descriptor& desc) {
     Descriptor d = desc;
     set_accessed(*this, sel, d);
     apply(seg[kCS], static_cast<std::uint16_t>(sel & 0xfffcu), d);
-    code_page_lin = 1;
+    invalidate_code();
     o32 = a32 = seg[kCS].big();  // the default sizes follow the new code segment
 }
 

@@ -54,6 +54,8 @@ std::string FlatMachine::load_elf(const std::vector<std::uint8_t>& b) {
     const std::uint16_t phentsize = le16(b, 42), phnum = le16(b, 44);
     if (phentsize < 32 || phnum == 0 || static_cast<std::uint64_t>(phoff) + static_cast<std::uint64_t>(phentsize) * phnum > b.size())
         return "program headers out of the file";
+    // The loader's GDT first, so that a segment loaded over it wins (as the kernel's bytes do).
+    if (ram.size() >= kMultibootGdtAddress + kMultibootGdtLimit + 1u) write_multiboot_gdt(memory);
     bool loaded = false;
     for (unsigned i = 0; i < phnum; ++i) {
         const std::size_t ph = phoff + static_cast<std::size_t>(i) * phentsize;

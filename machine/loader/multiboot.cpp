@@ -6,6 +6,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "machine/cpu/cpu.h"
+
 namespace qxlbox::machine {
 
 namespace {
@@ -212,6 +214,10 @@ MultibootLoadResult load_multiboot(AddressSpace& memory, std::uint64_t ram_size_
     static const std::uint8_t kZeros[4096] = {};
     bool ok = true;
     MultibootLoadResult r;
+    // The flat GDT that Cpu::reset_to_multiboot points GDTR at, as QEMU's multiboot option ROM
+    // leaves one. Written first so that a kernel segment loaded over it wins; a board without
+    // RAM there simply has no table (GDTR is architecturally undefined on entry anyway).
+    if (ram_size_bytes >= kMultibootGdtAddress + kMultibootGdtLimit + 1u) write_multiboot_gdt(memory);
     for (const Segment& s : segs) {
         ok &= memory.write_block(s.paddr, k.data() + s.offset, static_cast<std::size_t>(s.filesz));
         for (std::uint64_t done = s.filesz; done < s.memsz;) {

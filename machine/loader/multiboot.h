@@ -10,7 +10,9 @@
 // supported. Modules are placed page aligned after the kernel, then the boot information:
 // the multiboot_info structure with mem_lower/mem_upper, the command line, the module list,
 // the BIOS-style memory map and the boot loader name. On entry EAX = 0x2BADB002 and EBX = the
-// info address; the CPU state itself (flat segments, CR0.PE) is Cpu::reset_to_multiboot's job.
+// info address; the CPU state itself (flat segments, CR0.PE, GDTR) is Cpu::reset_to_multiboot's
+// job. The loader writes the flat GDT that GDTR then points at (kMultibootGdtAddress, in the
+// reserved BIOS area), as QEMU's multiboot option ROM leaves one.
 //
 // As on QEMU's -kernel (checked against qemu-system-i386 with SeaBIOS): the kernel command line
 // is "KERNEL_PATH APPEND", mem_lower is 639, boot_device 0x8000ffff, the top 128 KiB of RAM is
