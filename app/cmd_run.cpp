@@ -247,6 +247,9 @@ int run_guest(const RunOptions& o) {
             client_ended.store(true);
         });
     }
+    if (client && !wait_for_display_client(emu->server(), *client, std::chrono::seconds(10))) {
+        std::fprintf(stderr, "qxlbox run: the built-in client has not connected; starting the guest anyway\n");
+    }
     std::unique_ptr<CheckpointTap> snapshots;
     if (!o.snapshot_dir.empty()) {
         snapshots = std::make_unique<CheckpointTap>(*emu, client ? &client->mirror() : nullptr,

@@ -27,6 +27,8 @@ namespace {
 constexpr double kMaxVirtualSeconds = 60;
 // Guest output kept for the report when the guest stops early.
 constexpr std::size_t kSerialTailBytes = 2048;
+// Host time the built-in client may take to connect before the guest starts anyway.
+constexpr auto kClientConnectTimeout = std::chrono::seconds(10);
 
 constexpr int kExitMismatch = 1;
 constexpr int kExitBadInput = 2;
@@ -96,6 +98,10 @@ Run run_scenario(const scenario::CompileResult& compiled, const std::string& mod
     BuiltinClient client(co);
     std::string client_error;
     std::thread client_thread([&client, &client_error] { client.run(client_error); });
+    if (!wait_for_display_client(emu->server(), client, kClientConnectTimeout)) {
+        std::fprintf(stderr, "qxlbox scenario check: warning: the built-in client has not connected%s%s\n",
+                     client_error.empty() ? "" : ": ", client_error.c_str());
+    }
 
     CheckpointTap checkpoint_tap(*emu, &client.mirror(), [&](const CheckpointFrame& frame) {
         if (frame.done) return;
