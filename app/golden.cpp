@@ -97,8 +97,10 @@ Run run_scenario(const scenario::CompileResult& compiled, const std::string& mod
     std::string client_error;
     std::thread client_thread([&client, &client_error] { client.run(client_error); });
     if (!wait_for_display_client(emu->server(), client, kClientConnectTimeout)) {
+        // The client's error is only settled once its thread has finished.
+        const std::string why = client.finished() ? client_error : std::string();
         std::fprintf(stderr, "qxlbox scenario check: warning: the built-in client has not connected%s%s\n",
-                     client_error.empty() ? "" : ": ", client_error.c_str());
+                     why.empty() ? "" : ": ", why.c_str());
     }
 
     CheckpointTap checkpoint_tap(*emu, &client.mirror(), [&](const CheckpointFrame& frame) {
