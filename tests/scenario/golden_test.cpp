@@ -246,7 +246,7 @@ TEST_P(GoldenLibrary, EveryCheckpointMatchesItsBaseline) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Library, GoldenLibrary, ::testing::ValuesIn(library_scenarios()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& param_info) { return param_info.param; });
 
 class GoldenCheck : public Qxlbox {
 protected:
