@@ -11,6 +11,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "protocol/wire/bytes.h"
 #include "server/server_impl.h"
 
 namespace qxlbox::server {
@@ -156,10 +157,9 @@ std::size_t SpiceServer::agent_data(const std::uint8_t* data, std::size_t size) 
                     im.agent_chunk_header.push_back(data[taken++]);
                 if (im.agent_chunk_header.size() < proto::kVdiChunkHeaderBytes) break;
                 const auto& h = im.agent_chunk_header;
-                im.agent_chunk_port = h[0] | (std::uint32_t{h[1]} << 8) | (std::uint32_t{h[2]} << 16) |
-                                      (std::uint32_t{h[3]} << 24);
-                im.agent_chunk_left = h[4] | (std::uint32_t{h[5]} << 8) | (std::uint32_t{h[6]} << 16) |
-                                      (std::uint32_t{h[7]} << 24);
+                // VDIChunkHeader: port, size (u32 each, little-endian).
+                im.agent_chunk_port = proto::wire::load_le<std::uint32_t>(h.data());
+                im.agent_chunk_left = proto::wire::load_le<std::uint32_t>(h.data() + 4);
                 im.agent_chunk_header.clear();
                 if (im.agent_chunk_port == proto::VDP_CLIENT_PORT) im.agent_to_client.emplace_back();
                 continue;
