@@ -229,6 +229,34 @@ TEST(HostileClient, UnknownMessageTypeDisconnects) {
     expect_next_client_works(s);
 }
 
+TEST(HostileClient, DefinedButUnservedMessageDisconnects) {
+    // MAIN_CLIENT_INFO is in the protocol, but spice-server drops clients that send it (§10c).
+    auto s = test::start_server(quick_config());
+    ASSERT_TRUE(s.server);
+    RawClient main;
+    ASSERT_NE(test::open_session(main, s.server->port()), 0u);
+    ASSERT_TRUE(main.send(wire::MsgcMainClientInfo{1 << 20}));
+    EXPECT_TRUE(main.wait_closed(2s));
+    EXPECT_TRUE(s.wait_log("unhandled main message type 101 (MAIN_CLIENT_INFO)", 1s));
+    expect_next_client_works(s);
+}
+
+TEST(HostileClient, ArrayCountBeyondTheBodyDisconnects) {
+    auto s = test::start_server(quick_config());
+    ASSERT_TRUE(s.server);
+    RawClient main;
+    auto sid = test::open_session(main, s.server->port());
+    RawClient display;
+    ASSERT_TRUE(display.connect(s.server->port()));
+    ASSERT_EQ(display.link(wire::ChannelType::Display, sid, ""), 0u);
+    ASSERT_TRUE(display.send(wire::MsgcDisplayInit{}));
+    // PREFERRED_VIDEO_CODEC_TYPE claiming 200 codecs in a 3-byte body.
+    ASSERT_TRUE(display.send_msg(wire::MsgcDisplayPreferredVideoCodecType::kType, {200, 1, 2}));
+    EXPECT_TRUE(display.wait_closed(2s));
+    EXPECT_TRUE(s.wait_log("truncated message type 105", 1s));
+    expect_next_client_works(s);
+}
+
 TEST(HostileClient, TruncatedMessageBodyDisconnects) {
     auto s = test::start_server(quick_config());
     ASSERT_TRUE(s.server);
