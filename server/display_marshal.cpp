@@ -6,13 +6,18 @@
 
 #include "protocol/codec/lz.h"
 #include "protocol/wire/messages.h"
-#include "server/byte_io.h"
-#include "server/spice_constants.h"
 
 namespace qxlbox::server {
 namespace {
 
-namespace dm = spice::display_msg;
+namespace wire = proto::wire;
+
+template <wire::MessageDef M>
+OutMessage encode(const M& msg) {
+    auto body = wire::marshal(msg);
+    if (!body) return {};
+    return OutMessage{M::kType, std::move(body).value()};
+}
 
 std::shared_ptr<proto::Image> descriptor_copy(const proto::Image& img, proto::ImageType type, std::uint8_t flags) {
     auto out = std::make_shared<proto::Image>();
@@ -121,47 +126,30 @@ MarshalResult marshal_draw(const proto::DrawCommand& cmd, ImageContext& images) 
 }
 
 OutMessage marshal_surface_create(const proto::SurfaceCreate& create) {
-    ByteWriter w;
-    w.u32(create.surface_id);
-    w.u32(create.width);
-    w.u32(create.height);
-    w.u32(static_cast<std::uint32_t>(create.format));
-    w.u32(create.primary ? proto::kSurfaceFlagPrimary : 0);
-    return {dm::kSurfaceCreate, w.take()};
+    wire::MsgDisplaySurfaceCreate msg;
+    msg.surface_id = create.surface_id;
+    msg.width = create.width;
+    msg.height = create.height;
+    msg.format = create.format;
+    msg.flags = create.primary ? wire::MsgDisplaySurfaceCreate::kFlagPrimary : 0;
+    return encode(msg);
 }
 
-OutMessage marshal_surface_destroy(std::uint32_t surface_id) {
-    ByteWriter w;
-    w.u32(surface_id);
-    return {dm::kSurfaceDestroy, w.take()};
-}
+OutMessage marshal_surface_destroy(std::uint32_t surface_id) { return encode(wire::MsgDisplaySurfaceDestroy{surface_id}); }
 
 OutMessage marshal_inval_list(const std::vector<std::uint64_t>& ids) {
-    ByteWriter w;
-    w.u16(static_cast<std::uint16_t>(ids.size()));
-    for (auto id : ids) {
-        w.u8(1);  // SPICE_RES_TYPE_PIXMAP
-        w.u64(id);
-    }
-    return {dm::kInvalList, w.take()};
+    wire::MsgDisplayInvalList msg;
+    for (auto id : ids) msg.resources.push_back(wire::InvalResource{1, id});  // SPICE_RES_TYPE_PIXMAP
+    return encode(msg);
 }
 
 OutMessage marshal_monitors_config(const proto::MonitorsConfig& config) {
-    ByteWriter w;
-    std::size_t n = std::min<std::size_t>(config.heads.size(), 256);
-    w.u16(static_cast<std::uint16_t>(n));
-    w.u16(std::max<std::uint16_t>(config.max_allowed, static_cast<std::uint16_t>(std::max<std::size_t>(n, 1))));
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto& h = config.heads[i];
-        w.u32(h.id);
-        w.u32(h.surface_id);
-        w.u32(h.width);
-        w.u32(h.height);
-        w.u32(h.x);
-        w.u32(h.y);
-        w.u32(h.flags);
-    }
-    return {dm::kMonitorsConfig, w.take()};
+    wire::MsgDisplayMonitorsConfig msg;
+    const std::size_t n = std::min<std::size_t>(config.heads.size(), 256);
+    msg.config.heads.assign(config.heads.begin(), config.heads.begin() + static_cast<std::ptrdiff_t>(n));
+    msg.config.max_allowed =
+        std::max<std::uint16_t>(config.max_allowed, static_cast<std::uint16_t>(std::max<std::size_t>(n, 1)));
+    return encode(msg);
 }
 
 OutMessage marshal_full_surface_copy(std::uint32_t surface_id, std::uint32_t width, std::uint32_t height,
@@ -209,34 +197,63 @@ void CursorCache::insert(std::uint64_t unique, std::vector<std::uint64_t>& evict
     order_.push_back(unique);
 }
 
-void write_cursor(std::vector<std::uint8_t>& body, const proto::CursorShapePtr& shape, CursorCache* cache,
-                  std::vector<std::uint64_t>& evicted) {
-    ByteWriter w;
-    if (!shape) {
-        w.u16(spice::kCursorFlagNone);
-    } else {
-        std::uint16_t flags = 0;
-        bool hit = false;
-        if (cache && shape->unique != 0) {
-            hit = cache->lookup(shape->unique);
-            if (!hit) {
-                cache->insert(shape->unique, evicted);
-                flags = spice::kCursorFlagCacheMe;
-            } else {
-                flags = spice::kCursorFlagFromCache;
-            }
-        }
-        w.u16(flags);
-        w.u64(shape->unique);
-        w.u8(static_cast<std::uint8_t>(shape->type));
-        w.u16(shape->width);
-        w.u16(shape->height);
-        w.u16(shape->hot_spot_x);
-        w.u16(shape->hot_spot_y);
-        if (!hit) w.bytes(shape->data);
-    }
-    auto& b = w.data();
-    body.insert(body.end(), b.begin(), b.end());
+namespace {
+
+bool shape_complete(const proto::CursorShape& shape) {
+    return static_cast<std::uint8_t>(shape.type) <= static_cast<std::uint8_t>(proto::CursorType::Color32) &&
+           shape.data.size() >= wire::wirecodec::cursor_data_bytes(shape.type, shape.width, shape.height);
 }
+
+// The flags and shape of a SpiceCursor for `shape`, consulting and updating `cache`.
+void choose_cursor(const proto::CursorShapePtr& shape, CursorCache* cache, std::vector<std::uint64_t>& evicted,
+                   std::uint16_t& flags, proto::CursorShapePtr& out) {
+    if (!shape || !shape_complete(*shape)) {
+        flags = wire::wirecodec::kCursorNone;
+        out = nullptr;
+        return;
+    }
+    flags = 0;
+    out = shape;
+    if (!cache || shape->unique == 0) return;
+    if (cache->lookup(shape->unique)) {
+        flags = wire::wirecodec::kCursorFromCache;
+        auto header_only = std::make_shared<proto::CursorShape>(*shape);
+        header_only->data.clear();  // the client has the data already
+        out = std::move(header_only);
+    } else {
+        cache->insert(shape->unique, evicted);
+        flags = wire::wirecodec::kCursorCacheMe;
+    }
+}
+
+}  // namespace
+
+OutMessage marshal_cursor_init(proto::Point16 position, const proto::CursorTrail& trail, bool visible,
+                               const proto::CursorShapePtr& shape, CursorCache* cache,
+                               std::vector<std::uint64_t>& evicted) {
+    wire::MsgCursorInit msg;
+    msg.position = position;
+    msg.trail_length = trail.length;
+    msg.trail_frequency = trail.frequency;
+    msg.visible = visible ? 1 : 0;
+    choose_cursor(shape, cache, evicted, msg.cursor_flags, msg.shape);
+    return encode(msg);
+}
+
+OutMessage marshal_cursor_set(const proto::CursorSet& set, CursorCache* cache, std::vector<std::uint64_t>& evicted) {
+    wire::MsgCursorSet msg;
+    msg.position = set.position;
+    msg.visible = set.visible ? 1 : 0;
+    choose_cursor(set.shape, cache, evicted, msg.cursor_flags, msg.shape);
+    return encode(msg);
+}
+
+OutMessage marshal_cursor_move(proto::Point16 position) { return encode(wire::MsgCursorMove{position}); }
+
+OutMessage marshal_cursor_trail(const proto::CursorTrail& trail) {
+    return encode(wire::MsgCursorTrail{trail.length, trail.frequency});
+}
+
+OutMessage marshal_cursor_inval_one(std::uint64_t id) { return encode(wire::MsgCursorInvalOne{id}); }
 
 }  // namespace qxlbox::server

@@ -7,7 +7,8 @@
 // stream is smaller, BITMAP otherwise; SURFACE references and device-compressed payloads
 // pass through. Cacheable images get CACHE_ME when they fit the client's cache; the ids
 // evicted to make room are collected for an INVAL_LIST that must precede the message.
-// Commands the wire cannot carry (an image without content) yield an error value.
+// Commands the wire cannot carry (an image without content) yield an error value. Every
+// layout comes from protocol/wire/messages.h; this unit only chooses what goes in them.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,8 @@
 
 namespace qxlbox::server {
 
+// A marshalled message body and its type number. Type 0 (no SPICE message has it) stands
+// for "nothing to send": what a value the wire cannot represent marshals to.
 struct OutMessage {
     std::uint16_t type = 0;
     std::vector<std::uint8_t> body;
@@ -58,10 +61,18 @@ OutMessage marshal_full_surface_copy(std::uint32_t surface_id, std::uint32_t wid
                                      std::uint32_t stride, const std::vector<std::uint8_t>& pixels,
                                      std::uint64_t image_id, ImageContext& images);
 
-// Cursor: the SpiceCursor structure (flags, header, data); `cache` decides CACHE_ME/FROM_CACHE.
+// Cursor channel messages. The shape travels as a SpiceCursor whose flags `cache` decides
+// (CACHE_ME on a miss, FROM_CACHE without the data on a hit); ids evicted from the cache are
+// appended to `evicted` (send CURSOR_INVAL_ONE for each first). A null shape, or one whose
+// data is shorter than its type and size need, is sent as NONE.
 class CursorCache;
-void write_cursor(std::vector<std::uint8_t>& body, const proto::CursorShapePtr& shape, CursorCache* cache,
-                  std::vector<std::uint64_t>& evicted);
+OutMessage marshal_cursor_init(proto::Point16 position, const proto::CursorTrail& trail, bool visible,
+                               const proto::CursorShapePtr& shape, CursorCache* cache,
+                               std::vector<std::uint64_t>& evicted);
+OutMessage marshal_cursor_set(const proto::CursorSet& set, CursorCache* cache, std::vector<std::uint64_t>& evicted);
+OutMessage marshal_cursor_move(proto::Point16 position);
+OutMessage marshal_cursor_trail(const proto::CursorTrail& trail);
+OutMessage marshal_cursor_inval_one(std::uint64_t id);
 
 // Cursor shape cache mirror: a fixed number of entries, LRU, INVAL_ONE on eviction.
 class CursorCache {

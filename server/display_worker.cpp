@@ -2,15 +2,13 @@
 #include <algorithm>
 #include <cstring>
 
-#include "server/byte_io.h"
+#include "protocol/wire/messages.h"
 #include "server/server_impl.h"
-#include "server/spice_constants.h"
 
 namespace qxlbox::server {
 namespace {
 
-namespace dm = spice::display_msg;
-namespace cm = spice::cursor_msg;
+namespace wire = proto::wire;
 
 class RenderResolver final : public proto::SurfaceResolver {
 public:
@@ -130,9 +128,9 @@ void SpiceServer::Impl::worker_handle(WorkerItem& item) {
                     case SyncRequest::Kind::Detach:
                         worker_drop_all();
                         if (ws.display_generation != 0) {
-                            worker_push_display(OutMessage{dm::kReset, {}});
+                            worker_push_display(OutMessage{wire::MsgDisplayReset::kType, {}});
                         }
-                        if (ws.cursor_generation != 0) worker_push_cursor(OutMessage{cm::kReset, {}});
+                        if (ws.cursor_generation != 0) worker_push_cursor(OutMessage{wire::MsgCursorReset::kType, {}});
                         break;
                 }
                 v->done.set_value();
@@ -194,7 +192,7 @@ void SpiceServer::Impl::worker_display_command(proto::DisplayCommand& cmd) {
         if (ws.display_generation != 0) {
             ws.pipe.push_back(marshal_surface_create(*create));
             // A new primary gets a MARK once it exists, as on connect (§10a, §10b).
-            if (create->primary) ws.pipe.push_back(OutMessage{dm::kMark, {}});
+            if (create->primary) ws.pipe.push_back(OutMessage{wire::MsgDisplayMark::kType, {}});
         }
     } else if (auto* destroy = std::get_if<proto::SurfaceDestroy>(&cmd.body)) {
         if (ws.surfaces.count(destroy->surface_id) == 0) {
@@ -351,7 +349,7 @@ void SpiceServer::Impl::worker_display_connect(const DisplayClientInit& init) {
     ws.pipe.clear();
     ws.pixmap_cache = PixmapCache(init.cache_pixels);
     // spice-server's connect order (§5): palettes reset, surfaces, their images, monitors, MARK.
-    worker_push_display(OutMessage{dm::kInvalAllPalettes, {}});
+    worker_push_display(OutMessage{wire::MsgDisplayInvalAllPalettes::kType, {}});
     std::vector<std::uint32_t> order;
     for (const auto& [id, s] : ws.surfaces)
         if (s.primary) order.push_back(id);
@@ -394,7 +392,7 @@ void SpiceServer::Impl::worker_display_connect(const DisplayClientInit& init) {
         worker_push_display(marshal_monitors_config(mc));
     }
     if (primary) {
-        worker_push_display(OutMessage{dm::kMark, {}});
+        worker_push_display(OutMessage{wire::MsgDisplayMark::kType, {}});
         with_stats([](ServerStats& s) { ++s.marks_sent; });
     }
     with_stats([](ServerStats& s) { s.display_client = true; });
@@ -407,16 +405,9 @@ void SpiceServer::Impl::worker_cursor_connect(const CursorClientInit& init) {
     }
     ws.cursor_generation = init.generation;
     ws.cursor_cache.clear();
-    ByteWriter w;
-    w.i16(ws.cursor.position.x);
-    w.i16(ws.cursor.position.y);
-    w.u16(ws.trail.length);
-    w.u16(ws.trail.frequency);
-    w.u8(ws.cursor_set && ws.cursor.visible ? 1 : 0);
     std::vector<std::uint64_t> evicted;
-    auto body = w.take();
-    write_cursor(body, ws.cursor_set ? ws.cursor.shape : nullptr, &ws.cursor_cache, evicted);
-    worker_push_cursor(OutMessage{cm::kInit, std::move(body)});
+    worker_push_cursor(marshal_cursor_init(ws.cursor.position, ws.trail, ws.cursor_set && ws.cursor.visible,
+                                           ws.cursor_set ? ws.cursor.shape : nullptr, &ws.cursor_cache, evicted));
 }
 
 void SpiceServer::Impl::worker_cursor_command(proto::CursorCommand& cmd) {
@@ -427,37 +418,22 @@ void SpiceServer::Impl::worker_cursor_command(proto::CursorCommand& cmd) {
                 ws.cursor = op;
                 ws.cursor_set = true;
                 if (ws.cursor_generation == 0) return;
-                ByteWriter w;
-                w.i16(op.position.x);
-                w.i16(op.position.y);
-                w.u8(op.visible ? 1 : 0);
                 std::vector<std::uint64_t> evicted;
-                auto body = w.take();
-                write_cursor(body, op.shape, &ws.cursor_cache, evicted);
-                for (auto id : evicted) {
-                    ByteWriter iw;
-                    iw.u64(id);
-                    worker_push_cursor(OutMessage{cm::kInvalOne, iw.take()});
-                }
-                worker_push_cursor(OutMessage{cm::kSet, std::move(body)});
+                auto set = marshal_cursor_set(op, &ws.cursor_cache, evicted);
+                for (auto id : evicted) worker_push_cursor(marshal_cursor_inval_one(id));
+                worker_push_cursor(std::move(set));
             } else if constexpr (std::is_same_v<T, proto::CursorMove>) {
                 ws.cursor.position = op.position;
                 ws.cursor.visible = true;
                 if (ws.cursor_generation == 0) return;
-                ByteWriter w;
-                w.i16(op.position.x);
-                w.i16(op.position.y);
-                worker_push_cursor(OutMessage{cm::kMove, w.take()});
+                worker_push_cursor(marshal_cursor_move(op.position));
             } else if constexpr (std::is_same_v<T, proto::CursorHide>) {
                 ws.cursor.visible = false;
-                if (ws.cursor_generation != 0) worker_push_cursor(OutMessage{cm::kHide, {}});
+                if (ws.cursor_generation != 0) worker_push_cursor(OutMessage{wire::MsgCursorHide::kType, {}});
             } else if constexpr (std::is_same_v<T, proto::CursorTrail>) {
                 ws.trail = op;
                 if (ws.cursor_generation == 0) return;
-                ByteWriter w;
-                w.u16(op.length);
-                w.u16(op.frequency);
-                worker_push_cursor(OutMessage{cm::kTrail, w.take()});
+                worker_push_cursor(marshal_cursor_trail(op));
             }
         },
         cmd.op);

@@ -1,5 +1,10 @@
 // The network I/O thread: listener, link stage, main/inputs channels, ACK windows, pings,
 // and the display/cursor sockets fed by the worker (spice-server's reds + red-channel-client).
+//
+// Every byte layout comes from protocol/wire: the link stage is its sans-IO LinkServer, data
+// messages are framed by its MessageFramer, demarshalled through the per-channel
+// MessageSets and marshalled from the message definitions in messages.h. This file only
+// moves bytes and decides what to do with each message.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -15,25 +20,30 @@
 #include <map>
 #include <random>
 
-#include "server/byte_io.h"
+#include "protocol/wire/header.h"
+#include "protocol/wire/link.h"
+#include "protocol/wire/messages.h"
 #include "server/server_impl.h"
-#include "server/spice_constants.h"
 
 namespace qxlbox::server {
 namespace {
 
-using spice::ChannelType;
-using spice::LinkError;
+namespace wire = proto::wire;
+using wire::ChannelType;
+using wire::LinkError;
 
-enum class LinkState { Header, Mess, AuthMech, Ticket, Data };
+// Agent flow control towards the client (spice-server's values): the tokens MAIN_INIT grants,
+// and how many consumed client messages are returned in one AGENT_TOKEN.
+constexpr std::uint32_t kAgentClientTokens = 10;
+constexpr std::uint32_t kAgentTokensToSend = 5;
 
 struct Conn {
     int fd = -1;
     std::uint64_t id = 0;  // unique per connection; the generation of its ChannelOut
     std::string peer;
-    LinkState st = LinkState::Header;
-    std::vector<std::uint8_t> in;
-    std::size_t need = spice::kLinkHeaderSize;
+    std::unique_ptr<wire::LinkServer> link;   // the link stage; null once linked
+    std::optional<wire::MessageFramer> framer;  // data messages, once linked
+    bool linked = false;
     std::deque<std::vector<std::uint8_t>> out;
     std::size_t out_off = 0;
     std::size_t out_bytes = 0;
@@ -42,11 +52,9 @@ struct Conn {
     bool closing = false;  // flush what is queued, then close
     bool abort = false;    // close with a reset: the kernel's unsent bytes are discarded too
     ChannelType type = ChannelType::Main;
-    LinkMess link;
+    std::uint32_t connection_id = 0;
+    wire::CapabilitySet channel_caps;  // what the client advertised for this channel
     bool mini = false;
-    bool auth_selection = false;
-    bool have_header = false;
-    std::uint16_t msg_type = 0;
     // ACK window (display and cursor only).
     bool uses_ack = false;
     std::uint32_t ack_generation = 0;
@@ -67,7 +75,7 @@ struct Conn {
     std::uint32_t client_tokens = 0;   // AGENT_DATA messages we may send to the client
     std::uint32_t agent_consumed = 0;  // client AGENT_DATA messages taken since the last AGENT_TOKEN
     bool agent_started = false;
-    std::uint32_t mouse_mode = spice::kMouseModeServer;
+    std::uint32_t mouse_mode = wire::kMouseModeServer;
 };
 
 std::uint64_t now_ns() {
@@ -80,14 +88,15 @@ std::uint32_t mm_time_ms() {
     return static_cast<std::uint32_t>(ms) - 400;  // server mm time minus the default latency (§8)
 }
 
-const char* channel_name(ChannelType t) {
-    switch (t) {
-        case ChannelType::Main: return "main";
-        case ChannelType::Display: return "display";
-        case ChannelType::Inputs: return "inputs";
-        case ChannelType::Cursor: return "cursor";
-    }
-    return "?";
+const char* channel_name(ChannelType t) { return wire::channel_type_name(t); }
+
+std::uint32_t supported_mouse_modes(bool agent) {
+    return wire::kMouseModeServer | (agent ? wire::kMouseModeClient : 0);
+}
+
+bool served_channel(ChannelType t, std::uint8_t id) {
+    return id == 0 && (t == ChannelType::Main || t == ChannelType::Display || t == ChannelType::Inputs ||
+                       t == ChannelType::Cursor);
 }
 
 class Reds {
@@ -107,23 +116,66 @@ private:
     std::map<ChannelType, std::uint64_t> session_conns_;  // linked channels of the session
 
     void accept_all();
-    void handle_readable(Conn& c);
     void handle_writable(Conn& c);
-    void process_input(Conn& c);
-    void handle_chunk(Conn& c, std::span<const std::uint8_t> data);
-    void link_header(Conn& c, std::span<const std::uint8_t> data);
-    void link_mess(Conn& c, std::span<const std::uint8_t> data);
-    void link_ticket(Conn& c, std::span<const std::uint8_t> data);
+    void handle_chunk(Conn& c, wire::ByteView data);
+    void link_step(Conn& c, wire::ByteView data);
+    void link_decide(Conn& c);
     void link_done(Conn& c);
-    void data_message(Conn& c, std::uint16_t type, std::span<const std::uint8_t> body);
-    bool common_message(Conn& c, std::uint16_t type, ByteReader& r);
-    void main_message(Conn& c, std::uint16_t type, ByteReader& r);
-    void display_message(Conn& c, std::uint16_t type, ByteReader& r);
-    void inputs_message(Conn& c, std::uint16_t type, ByteReader& r);
+    void data_message(Conn& c, const wire::Frame& f);
+    template <class Set>
+    void dispatch(Conn& c, const wire::Frame& f);
+
+    // Base messages, every channel.
+    void on(Conn& c, const wire::MsgcAckSync& m);
+    void on(Conn& c, const wire::MsgcAck& m);
+    void on(Conn& c, const wire::MsgcPong& m);
+    void on(Conn& c, const wire::MsgcMigrateFlushMark& m);
+    void on(Conn& c, const wire::MsgcDisconnecting& m);
+    // Main.
+    void on(Conn& c, const wire::MsgcMainAttachChannels& m);
+    void on(Conn& c, const wire::MsgcMainMouseModeRequest& m);
+    void on(Conn& c, const wire::MsgcMainAgentStart& m);
+    void on(Conn& c, const wire::MsgcMainAgentToken& m);
+    void on(Conn& c, const wire::MsgcMainAgentData& m);
+    void on(Conn& c, const wire::MsgcMainMigrateConnected& m);
+    void on(Conn& c, const wire::MsgcMainMigrateConnectError& m);
+    // Display.
+    void on(Conn& c, const wire::MsgcDisplayInit& m);
+    void on(Conn& c, const wire::MsgcDisplayStreamReport& m);
+    void on(Conn& c, const wire::MsgcDisplayPreferredCompression& m);
+    void on(Conn& c, const wire::MsgcDisplayPreferredVideoCodecType& m);
+    // Inputs.
+    void on(Conn& c, const wire::MsgcInputsKeyDown& m);
+    void on(Conn& c, const wire::MsgcInputsKeyUp& m);
+    void on(Conn& c, const wire::MsgcInputsKeyScancode& m);
+    void on(Conn& c, const wire::MsgcInputsKeyModifiers& m);
+    void on(Conn& c, const wire::MsgcInputsMouseMotion& m);
+    void on(Conn& c, const wire::MsgcInputsMousePosition& m);
+    void on(Conn& c, const wire::MsgcInputsMousePress& m);
+    void on(Conn& c, const wire::MsgcInputsMouseRelease& m);
+    // Defined by the protocol but not served (migration, GL, CLIENT_INFO...): spice-server
+    // disconnects on them, and so do we.
+    template <class M>
+    void on(Conn& c, const M&) {
+        drop(c, std::string("unhandled ") + channel_name(c.type) + " message type " + std::to_string(M::kType) + " (" +
+                    std::string(M::kName) + ")",
+             true);
+    }
+    void key_code(std::uint32_t code);
+    void motion_ack(Conn& c);
+
     void send_raw(Conn& c, std::vector<std::uint8_t> bytes);
-    void send_msg(Conn& c, std::uint16_t type, std::span<const std::uint8_t> body);
-    void send_link_error(Conn& c, LinkError e, const std::string& why);
-    void send_link_result(Conn& c, LinkError e);
+    void send_msg(Conn& c, std::uint16_t type, wire::ByteView body);
+    template <wire::MessageDef M>
+    void send(Conn& c, const M& msg) {
+        auto body = wire::marshal(msg);
+        if (!body) {
+            impl_.log("reds: cannot marshal " + std::string(M::kName) + ": " + body.error().to_string());
+            return;
+        }
+        send_msg(c, M::kType, *body);
+    }
+    void send_notify(Conn& c, const std::string& text);
     // Closes `c`; with `flush` what is queued (an error reply, a link result) goes out first.
     void drop(Conn& c, const std::string& why, bool violation, bool flush = true);
     void close_now(std::uint64_t id);
@@ -148,7 +200,7 @@ void Reds::run() {
     while (!impl_.stopping.load()) {
         // Move worker output and agent data into the sockets before polling.
         for (auto& [id, c] : conns_) {
-            if (c->st != LinkState::Data || c->closing) continue;
+            if (!c->linked || c->closing) continue;
             if (c->type == ChannelType::Display) pump_channel_out(*c, impl_.display_out);
             if (c->type == ChannelType::Cursor) {
                 if (impl_.cursor_overflow.exchange(false)) {
@@ -205,7 +257,7 @@ void Reds::run() {
                             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                                 drop(c, "recv failed: " + std::string(std::strerror(errno)), false);
                         } else {
-                            handle_chunk(c, std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(got)));
+                            handle_chunk(c, wire::ByteView(buf.data(), static_cast<std::size_t>(got)));
                         }
                     } else if (re & POLLHUP) {
                         to_close_.push_back(c.id);
@@ -233,149 +285,69 @@ void Reds::accept_all() {
         ::inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof ip);
         c->peer = std::string(ip) + ":" + std::to_string(ntohs(addr.sin_port));
         c->created = c->last_progress = Clock::now();
+        wire::LinkServerConfig link;
+        link.ticketing_enabled = impl_.cfg.password.has_value();
+        link.password = impl_.cfg.password.value_or("");
+        link.channel_caps = [](ChannelType t, std::uint8_t id) -> std::optional<wire::CapabilitySet> {
+            if (!served_channel(t, id)) return std::nullopt;
+            return wire::default_server_channel_caps(t);
+        };
+        link.key = impl_.key;
+        link.silent_on_unavailable_channel = true;
+        c->link = std::make_unique<wire::LinkServer>(std::move(link));
         impl_.with_stats([](ServerStats& s) { ++s.connections_accepted; });
         conns_[c->id] = std::move(c);
     }
 }
 
-void Reds::handle_chunk(Conn& c, std::span<const std::uint8_t> data) {
-    c.in.insert(c.in.end(), data.begin(), data.end());
-    std::size_t pos = 0;
-    while (!c.closing && c.in.size() - pos >= c.need) {
-        std::size_t n = c.need;
-        auto piece = std::span<const std::uint8_t>(c.in.data() + pos, n);
-        pos += n;
-        if (c.st == LinkState::Data) {
-            if (!c.have_header) {
-                ByteReader r(piece);
-                std::uint32_t size = 0;
-                if (c.mini) {
-                    c.msg_type = r.u16();
-                    size = r.u32();
-                } else {
-                    r.u64();  // the client's serial is not checked (§10c)
-                    c.msg_type = r.u16();
-                    size = r.u32();
-                    r.u32();  // sub_list: clients do not send lists
-                }
-                std::uint32_t limit = c.type == ChannelType::Main     ? spice::kMaxMainMsgBytes
-                                      : c.type == ChannelType::Inputs ? spice::kMaxInputsMsgBytes
-                                                                      : spice::kMaxDisplayMsgBytes;
-                if (size > limit) {
-                    drop(c, "oversize message (type " + std::to_string(c.msg_type) + ", " + std::to_string(size) +
-                                " bytes, limit " + std::to_string(limit) + ")",
-                         true);
-                    break;
-                }
-                if (size == 0) {
-                    data_message(c, c.msg_type, {});
-                } else {
-                    c.have_header = true;
-                    c.need = size;
-                }
-            } else {
-                c.have_header = false;
-                c.need = c.mini ? spice::kMiniHeaderSize : spice::kFullHeaderSize;
-                data_message(c, c.msg_type, piece);
-            }
-            continue;
-        }
-        switch (c.st) {
-            case LinkState::Header: link_header(c, piece); break;
-            case LinkState::Mess: link_mess(c, piece); break;
-            case LinkState::AuthMech: {
-                ByteReader r(piece);
-                std::uint32_t mech = r.u32();
-                if (mech != spice::kAuthMechanismSpice) {
-                    send_link_result(c, LinkError::InvalidData);
-                    drop(c, "unsupported auth mechanism " + std::to_string(mech), true);
-                } else {
-                    c.st = LinkState::Ticket;
-                    c.need = spice::kTicketSize;
-                }
-                break;
-            }
-            case LinkState::Ticket: link_ticket(c, piece); break;
-            case LinkState::Data: break;
-        }
-    }
-    if (c.closing) {
-        c.in.clear();
+void Reds::handle_chunk(Conn& c, wire::ByteView data) {
+    if (!c.linked) {
+        // Once linked, the framer already holds whatever the client pipelined behind its ticket.
+        link_step(c, data);
+        if (!c.linked || c.closing) return;
     } else {
-        c.in.erase(c.in.begin(), c.in.begin() + static_cast<std::ptrdiff_t>(pos));
+        c.framer->feed(data);
     }
-}
-
-void Reds::link_header(Conn& c, std::span<const std::uint8_t> data) {
-    auto h = parse_link_header(std::span<const std::uint8_t, spice::kLinkHeaderSize>(data.data(), data.size()));
-    if (h.magic != spice::kLinkMagic) {
-        send_link_error(c, LinkError::InvalidMagic, "bad link magic");
-        return;
-    }
-    if (h.major_version != spice::kVersionMajor) {
-        send_link_error(c, LinkError::VersionMismatch,
-                        "protocol major version " + std::to_string(h.major_version) + " unsupported");
-        return;
-    }
-    constexpr std::uint32_t kMaxLinkMess = spice::kLinkMessSize + 4 * 2 * 1024;
-    if (h.size < spice::kLinkMessSize || h.size > kMaxLinkMess) {
-        send_link_error(c, LinkError::InvalidData, "link message size " + std::to_string(h.size) + " invalid");
-        return;
-    }
-    c.st = LinkState::Mess;
-    c.need = h.size;
-}
-
-void Reds::link_mess(Conn& c, std::span<const std::uint8_t> data) {
-    auto m = parse_link_mess(data);
-    if (!m) {
-        send_link_error(c, LinkError::InvalidData, "malformed link message");
-        return;
-    }
-    auto t = m->channel_type;
-    bool known = t == static_cast<std::uint8_t>(ChannelType::Main) || t == static_cast<std::uint8_t>(ChannelType::Display) ||
-                 t == static_cast<std::uint8_t>(ChannelType::Inputs) || t == static_cast<std::uint8_t>(ChannelType::Cursor);
-    if (!known || m->channel_id != 0) {
-        // spice-server closes without a reply for channels it does not have (§10c).
-        drop(c, "link to unavailable channel " + std::to_string(t) + ":" + std::to_string(m->channel_id), true);
-        return;
-    }
-    c.type = static_cast<ChannelType>(t);
-    c.link = std::move(*m);
-    std::vector<std::uint32_t> common, chan;
-    set_cap(common, spice::kCapAuthSelection);
-    set_cap(common, spice::kCapAuthSpice);
-    set_cap(common, spice::kCapMiniHeader);
-    switch (c.type) {
-        case ChannelType::Main:
-            set_cap(chan, spice::kMainCapNameAndUuid);
-            set_cap(chan, spice::kMainCapAgentConnectedTokens);
+    while (!c.closing) {
+        auto next = c.framer->next();
+        if (!next) break;
+        if (!*next) {
+            const auto& e = next->error();
+            drop(c, (e.code == wire::ErrorCode::TooLarge ? "oversize message (" : "bad message header (") + e.what + ")",
+                 true);
             break;
-        case ChannelType::Display: set_cap(chan, spice::kDisplayCapMonitorsConfig); break;
-        case ChannelType::Inputs: set_cap(chan, spice::kInputsCapKeyScancode); break;
-        case ChannelType::Cursor: break;
+        }
+        data_message(c, next->value());
     }
-    send_raw(c, build_link_reply(LinkError::Ok, impl_.key->public_der(), common, chan));
-    c.mini = has_cap(c.link.common_caps, spice::kCapMiniHeader);
-    c.auth_selection = has_cap(c.link.common_caps, spice::kCapAuthSelection);
-    c.st = c.auth_selection ? LinkState::AuthMech : LinkState::Ticket;
-    c.need = c.auth_selection ? 4 : spice::kTicketSize;
 }
 
-void Reds::link_ticket(Conn& c, std::span<const std::uint8_t> data) {
-    auto plain = impl_.key->decrypt(data);
-    if (!plain) {
-        send_link_result(c, LinkError::PermissionDenied);
-        drop(c, "ticket does not decrypt", true);
-        return;
+void Reds::link_step(Conn& c, wire::ByteView data) {
+    c.link->feed(data);
+    send_raw(c, c.link->take_output());
+    switch (c.link->state()) {
+        case wire::LinkServer::State::Failed: {
+            const std::string reason = c.link->failure_reason();
+            if (c.link->failure() == LinkError::ChannelNotAvailable) {
+                drop(c, "link to unavailable channel (" + reason + ")", true);
+            } else {
+                drop(c, std::string("link refused (") + wire::link_error_name(c.link->failure()) + "): " + reason, true);
+            }
+            return;
+        }
+        case wire::LinkServer::State::AwaitingDecision: link_decide(c); return;
+        default: return;
     }
-    if (impl_.cfg.password && (impl_.cfg.password->empty() || *plain != *impl_.cfg.password)) {
-        send_link_result(c, LinkError::PermissionDenied);
-        drop(c, "wrong password", true);
-        return;
-    }
-    if (c.type != ChannelType::Main && (session_id_ == 0 || c.link.connection_id != session_id_)) {
-        send_link_result(c, LinkError::BadConnectionId);
+}
+
+void Reds::link_decide(Conn& c) {
+    const auto& peer = c.link->peer();
+    c.type = peer.channel_type;
+    c.connection_id = peer.connection_id;
+    c.channel_caps = peer.channel_caps;
+    c.mini = c.link->mini_header();
+    if (c.type != ChannelType::Main && (session_id_ == 0 || c.connection_id != session_id_)) {
+        c.link->reject(LinkError::BadConnectionId);
+        send_raw(c, c.link->take_output());
         drop(c, std::string(channel_name(c.type)) + " link with unknown connection id", true);
         return;
     }
@@ -394,9 +366,12 @@ void Reds::link_done(Conn& c) {
         for (auto id : to_close_) close_now(id);
         to_close_.clear();
     }
-    send_link_result(c, LinkError::Ok);
-    c.st = LinkState::Data;
-    c.need = c.mini ? spice::kMiniHeaderSize : spice::kFullHeaderSize;
+    c.link->accept();
+    send_raw(c, c.link->take_output());
+    c.framer.emplace(c.mini, wire::max_client_message_bytes(c.type));
+    c.framer->feed(c.link->take_leftover());
+    c.link.reset();
+    c.linked = true;
     c.created = Clock::now();
     session_conns_[c.type] = c.id;
     impl_.log(std::string("reds: ") + channel_name(c.type) + " channel linked from " + c.peer);
@@ -414,24 +389,22 @@ void Reds::link_done(Conn& c) {
                 std::lock_guard lock(impl_.device_m);
                 ram = impl_.device_info.ram_size_bytes;
             }
-            ByteWriter w;
-            w.u32(session_id_);
-            w.u32(1);  // display_channels_hint
-            w.u32(spice::kMouseModeServer | (agent ? spice::kMouseModeClient : 0));
-            w.u32(spice::kMouseModeServer);
-            w.u32(agent ? 1 : 0);
-            w.u32(spice::kAgentClientTokens);
-            w.u32(mm_time_ms());
-            w.u32(static_cast<std::uint32_t>(std::min<std::uint64_t>(ram, 0xffffffffu)));
-            send_msg(c, spice::main_msg::kInit, w.data());
-            if (has_cap(c.link.channel_caps, spice::kMainCapNameAndUuid)) {
-                ByteWriter nw;
-                nw.u32(static_cast<std::uint32_t>(impl_.cfg.name.size() + 1));
-                nw.bytes(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(impl_.cfg.name.data()),
-                                                       impl_.cfg.name.size()));
-                nw.u8(0);
-                send_msg(c, spice::main_msg::kName, nw.data());
-                send_msg(c, spice::main_msg::kUuid, impl_.cfg.uuid);
+            wire::MsgMainInit init;
+            init.session_id = session_id_;
+            init.display_channels_hint = 1;
+            init.supported_mouse_modes = supported_mouse_modes(agent);
+            init.current_mouse_mode = wire::kMouseModeServer;
+            init.agent_connected = agent ? 1 : 0;
+            init.agent_tokens = kAgentClientTokens;
+            init.multi_media_time = mm_time_ms();
+            init.ram_hint = static_cast<std::uint32_t>(std::min<std::uint64_t>(ram, 0xffffffffu));
+            send(c, init);
+            if (c.channel_caps.has(wire::main_cap::kNameAndUuid)) {
+                wire::MsgMainName name;
+                name.name.assign(impl_.cfg.name.begin(), impl_.cfg.name.end());
+                name.name.push_back(0);  // the length counts the terminating NUL
+                send(c, name);
+                send(c, wire::MsgMainUuid{impl_.cfg.uuid});
             }
             c.last_ping = Clock::now() - impl_.cfg.ping_interval;  // first ping right away
             break;
@@ -443,10 +416,7 @@ void Reds::link_done(Conn& c) {
                 impl_.display_out.generation = c.id;
             }
             c.uses_ack = true;
-            ByteWriter w;
-            w.u32(++c.ack_generation);
-            w.u32(impl_.cfg.ack_window);
-            send_msg(c, spice::msg::kSetAck, w.data());
+            send(c, wire::MsgSetAck{++c.ack_generation, impl_.cfg.ack_window});
             break;
         }
         case ChannelType::Cursor: {
@@ -457,218 +427,182 @@ void Reds::link_done(Conn& c) {
             }
             impl_.cursor_overflow.store(false);
             c.uses_ack = true;
-            ByteWriter w;
-            w.u32(++c.ack_generation);
-            w.u32(impl_.cfg.ack_window);
-            send_msg(c, spice::msg::kSetAck, w.data());
+            send(c, wire::MsgSetAck{++c.ack_generation, impl_.cfg.ack_window});
             impl_.dispatcher.post_control(CursorClientInit{c.id});
             break;
         }
         case ChannelType::Inputs: {
-            ByteWriter w;
             auto* sink = impl_.input_sink.load();
             c.leds_sent = sink ? sink->keyboard_leds() : 0;
-            w.u16(c.leds_sent);
-            send_msg(c, spice::inputs_msg::kInit, w.data());
+            send(c, wire::MsgInputsInit{c.leds_sent});
             break;
         }
+        default: break;  // served_channel() admits no other type
     }
 }
 
-void Reds::data_message(Conn& c, std::uint16_t type, std::span<const std::uint8_t> body) {
-    ByteReader r(body);
-    if (type < 101) {
-        if (!common_message(c, type, r)) return;
+void Reds::data_message(Conn& c, const wire::Frame& f) {
+    switch (c.type) {
+        case ChannelType::Main: dispatch<wire::MainClientMessages>(c, f); break;
+        case ChannelType::Display: dispatch<wire::DisplayClientMessages>(c, f); break;
+        case ChannelType::Inputs: dispatch<wire::InputsClientMessages>(c, f); break;
+        case ChannelType::Cursor: dispatch<wire::CursorClientMessages>(c, f); break;
+        default: drop(c, "message on an unserved channel", true); break;
+    }
+}
+
+template <class Set>
+void Reds::dispatch(Conn& c, const wire::Frame& f) {
+    if (!Set::knows(f.type)) {
+        drop(c, std::string("unhandled ") + channel_name(c.type) + " message type " + std::to_string(f.type), true);
+        return;
+    }
+    auto msg = Set::demarshal(f.type, f.body);
+    if (!msg) {
+        const auto& e = msg.error();
+        drop(c,
+             std::string(e.code == wire::ErrorCode::Truncated ? "truncated" : "malformed") + " message type " +
+                 std::to_string(f.type) + " (" + e.to_string() + ")",
+             true);
+        return;
+    }
+    std::visit([&](const auto& m) { on(c, m); }, *msg);
+}
+
+void Reds::on(Conn& c, const wire::MsgcAckSync& m) { c.client_ack_generation = m.generation; }
+
+void Reds::on(Conn& c, const wire::MsgcAck&) {
+    if (c.uses_ack && c.client_ack_generation == c.ack_generation) {
+        c.unacked = c.unacked > impl_.cfg.ack_window ? c.unacked - impl_.cfg.ack_window : 0;
+        c.ack_blocked_since = Clock::time_point{};
+    }
+}
+
+void Reds::on(Conn& c, const wire::MsgcPong& m) {
+    if (c.ping_outstanding && m.id == c.ping_id) c.ping_outstanding = false;
+    impl_.with_stats([](ServerStats& s) { ++s.pongs; });
+}
+
+void Reds::on(Conn&, const wire::MsgcMigrateFlushMark&) {}
+
+void Reds::on(Conn& c, const wire::MsgcDisconnecting& m) {
+    drop(c, "client disconnecting (reason " + std::to_string(m.reason) + ")", false);
+}
+
+void Reds::on(Conn& c, const wire::MsgcMainAttachChannels&) {
+    wire::MsgMainChannelsList list;
+    for (auto t : {ChannelType::Display, ChannelType::Cursor, ChannelType::Inputs})
+        list.channels.push_back(wire::ChannelId{static_cast<std::uint8_t>(t), 0});
+    send(c, list);
+}
+
+void Reds::on(Conn& c, const wire::MsgcMainMouseModeRequest& m) {
+    bool agent = false;
+    {
+        std::lock_guard lock(impl_.agent_m);
+        agent = impl_.agent_attached;
+    }
+    const std::uint32_t supported = supported_mouse_modes(agent);
+    if ((m.mode & supported) && (m.mode == wire::kMouseModeServer || m.mode == wire::kMouseModeClient)) {
+        c.mouse_mode = m.mode;
     } else {
-        switch (c.type) {
-            case ChannelType::Main: main_message(c, type, r); break;
-            case ChannelType::Display: display_message(c, type, r); break;
-            case ChannelType::Inputs: inputs_message(c, type, r); break;
-            case ChannelType::Cursor:
-                drop(c, "unknown cursor message type " + std::to_string(type), true);
-                return;
-        }
+        impl_.log("reds: mouse mode " + std::to_string(m.mode) + " not available");
     }
-    if (!r.ok() && !c.closing) drop(c, "truncated message type " + std::to_string(type), true);
+    send(c, wire::MsgMainMouseMode{static_cast<std::uint16_t>(supported), static_cast<std::uint16_t>(c.mouse_mode)});
 }
 
-bool Reds::common_message(Conn& c, std::uint16_t type, ByteReader& r) {
-    switch (type) {
-        case spice::msgc::kAckSync: c.client_ack_generation = r.u32(); return true;
-        case spice::msgc::kAck:
-            if (c.uses_ack && c.client_ack_generation == c.ack_generation) {
-                c.unacked = c.unacked > impl_.cfg.ack_window ? c.unacked - impl_.cfg.ack_window : 0;
-                c.ack_blocked_since = Clock::time_point{};
-            }
-            return true;
-        case spice::msgc::kPong: {
-            std::uint32_t id = r.u32();
-            r.u64();
-            if (r.ok() && c.ping_outstanding && id == c.ping_id) c.ping_outstanding = false;
-            impl_.with_stats([](ServerStats& s) { ++s.pongs; });
-            return true;
-        }
-        case spice::msgc::kMigrateFlushMark: return true;
-        case spice::msgc::kDisconnecting: {
-            r.u64();
-            std::uint32_t reason = r.u32();
-            drop(c, "client disconnecting (reason " + std::to_string(reason) + ")", false);
-            return false;
-        }
-        default: drop(c, "unknown common message type " + std::to_string(type), true); return false;
-    }
+void Reds::on(Conn& c, const wire::MsgcMainAgentStart& m) {
+    c.client_tokens = m.num_tokens;
+    c.agent_started = true;
 }
 
-void Reds::main_message(Conn& c, std::uint16_t type, ByteReader& r) {
-    namespace mc = spice::main_msgc;
-    switch (type) {
-        case mc::kAttachChannels: {
-            ByteWriter w;
-            w.u32(3);
-            for (auto t : {ChannelType::Display, ChannelType::Cursor, ChannelType::Inputs}) {
-                w.u8(static_cast<std::uint8_t>(t));
-                w.u8(0);
-            }
-            send_msg(c, spice::main_msg::kChannelsList, w.data());
-            break;
-        }
-        case mc::kMouseModeRequest: {
-            std::uint16_t mode = r.u16();
-            if (!r.ok()) return;
-            bool agent = false;
-            {
-                std::lock_guard lock(impl_.agent_m);
-                agent = impl_.agent_attached;
-            }
-            std::uint32_t supported = spice::kMouseModeServer | (agent ? spice::kMouseModeClient : 0);
-            if ((mode & supported) && (mode == spice::kMouseModeServer || mode == spice::kMouseModeClient)) {
-                c.mouse_mode = mode;
-            } else {
-                impl_.log("reds: mouse mode " + std::to_string(mode) + " not available");
-            }
-            ByteWriter w;
-            w.u16(static_cast<std::uint16_t>(supported));
-            w.u16(static_cast<std::uint16_t>(c.mouse_mode));
-            send_msg(c, spice::main_msg::kMouseMode, w.data());
-            break;
-        }
-        case mc::kAgentStart:
-            c.client_tokens = r.u32();
-            c.agent_started = true;
-            break;
-        case mc::kAgentToken: {
-            std::uint32_t t = r.u32();
-            c.client_tokens = static_cast<std::uint32_t>(std::min<std::uint64_t>(std::uint64_t{c.client_tokens} + t,
-                                                                                  0xffffffffu));
-            break;
-        }
-        case mc::kAgentData: {
-            auto bytes = r.rest();
-            if (bytes.size() > spice::kAgentMaxDataSize) {
-                drop(c, "agent data chunk of " + std::to_string(bytes.size()) + " bytes", true);
-                return;
-            }
-            std::lock_guard lock(impl_.agent_m);
-            if (!impl_.agent_attached) {
-                impl_.log("reds: client agent data without a guest agent dropped");
-            } else {
-                ByteWriter w;
-                w.u32(proto::VDP_CLIENT_PORT);
-                w.u32(static_cast<std::uint32_t>(bytes.size()));
-                w.bytes(bytes);
-                auto& out = impl_.agent_to_guest;
-                out.insert(out.end(), w.data().begin(), w.data().end());
-                impl_.agent_flush_to_guest_locked();
-            }
-            ++c.agent_consumed;  // the token goes back once the device has taken the data
-            break;
-        }
-        case mc::kMigrateConnected:
-        case mc::kMigrateConnectError: break;
-        default: drop(c, "unhandled main message type " + std::to_string(type), true); break;
-    }
+void Reds::on(Conn& c, const wire::MsgcMainAgentToken& m) {
+    c.client_tokens =
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(std::uint64_t{c.client_tokens} + m.num_tokens, 0xffffffffu));
 }
 
-void Reds::display_message(Conn& c, std::uint16_t type, ByteReader& r) {
-    namespace dc = spice::display_msgc;
-    switch (type) {
-        case dc::kInit: {
-            r.u8();
-            std::int64_t cache_pixels = r.i64();
-            r.u8();
-            r.i32();
-            if (!r.ok()) return;
-            if (c.display_inited) return;
-            c.display_inited = true;
-            if (cache_pixels < 0) cache_pixels = 0;
-            impl_.dispatcher.post_control(
-                DisplayClientInit{c.id, cache_pixels, has_cap(c.link.channel_caps, spice::kDisplayCapMonitorsConfig)});
-            break;
-        }
-        case dc::kStreamReport:
-        case dc::kPreferredCompression:
-        case dc::kPreferredVideoCodecType: r.rest(); break;
-        default: drop(c, "unhandled display message type " + std::to_string(type), true); break;
+void Reds::on(Conn& c, const wire::MsgcMainAgentData& m) {
+    if (m.data.size() > proto::VD_AGENT_MAX_DATA_SIZE) {
+        drop(c, "agent data chunk of " + std::to_string(m.data.size()) + " bytes", true);
+        return;
     }
+    std::lock_guard lock(impl_.agent_m);
+    if (!impl_.agent_attached) {
+        impl_.log("reds: client agent data without a guest agent dropped");
+    } else {
+        // Towards the guest the data travels as one VDIChunk for the client port.
+        auto& out = impl_.agent_to_guest;
+        wire::put_le(out, proto::VDP_CLIENT_PORT);
+        wire::put_le(out, static_cast<std::uint32_t>(m.data.size()));
+        out.insert(out.end(), m.data.begin(), m.data.end());
+        impl_.agent_flush_to_guest_locked();
+    }
+    ++c.agent_consumed;  // the token goes back once the device has taken the data
 }
 
-void Reds::inputs_message(Conn& c, std::uint16_t type, ByteReader& r) {
-    namespace ic = spice::inputs_msgc;
+void Reds::on(Conn&, const wire::MsgcMainMigrateConnected&) {}
+void Reds::on(Conn&, const wire::MsgcMainMigrateConnectError&) {}
+
+void Reds::on(Conn& c, const wire::MsgcDisplayInit& m) {
+    if (c.display_inited) return;
+    c.display_inited = true;
+    impl_.dispatcher.post_control(DisplayClientInit{c.id, std::max<std::int64_t>(m.pixmap_cache_size, 0),
+                                                    c.channel_caps.has(wire::display_cap::kMonitorsConfig)});
+}
+
+// Streams are never created, so their reports and codec preferences change nothing.
+void Reds::on(Conn&, const wire::MsgcDisplayStreamReport&) {}
+void Reds::on(Conn&, const wire::MsgcDisplayPreferredCompression&) {}
+void Reds::on(Conn&, const wire::MsgcDisplayPreferredVideoCodecType&) {}
+
+// KEY_DOWN/KEY_UP carry up to four scancode bytes, low byte first, ended by a zero byte.
+void Reds::key_code(std::uint32_t code) {
+    std::uint8_t bytes[4];
+    std::size_t n = 0;
+    for (int i = 0; i < 4; ++i) {
+        auto b = static_cast<std::uint8_t>(code >> (8 * i));
+        if (b == 0) break;
+        bytes[n++] = b;
+    }
     auto* sink = impl_.input_sink.load();
-    switch (type) {
-        case ic::kKeyDown:
-        case ic::kKeyUp: {
-            std::uint32_t code = r.u32();
-            if (!r.ok()) return;
-            std::uint8_t bytes[4];
-            std::size_t n = 0;
-            for (int i = 0; i < 4; ++i) {
-                auto b = static_cast<std::uint8_t>(code >> (8 * i));
-                if (b == 0) break;
-                bytes[n++] = b;
-            }
-            if (sink && n > 0) sink->key_scancodes(std::span<const std::uint8_t>(bytes, n));
-            break;
-        }
-        case ic::kKeyScancode: {
-            auto bytes = r.rest();
-            if (sink && !bytes.empty()) sink->key_scancodes(bytes);
-            break;
-        }
-        case ic::kKeyModifiers: {
-            std::uint16_t m = r.u16();
-            if (r.ok() && sink) sink->key_modifiers(m);
-            break;
-        }
-        case ic::kMouseMotion:
-        case ic::kMousePosition: {
-            if (type == ic::kMouseMotion) {
-                std::int32_t dx = r.i32(), dy = r.i32();
-                std::uint16_t buttons = r.u16();
-                if (!r.ok()) return;
-                if (sink) sink->mouse_motion(dx, dy, buttons);
-            } else {
-                std::uint32_t x = r.u32(), y = r.u32();
-                std::uint16_t buttons = r.u16();
-                std::uint8_t display = r.u8();
-                if (!r.ok()) return;
-                if (sink) sink->mouse_position(x, y, buttons, display);
-            }
-            if (++c.motion_count % spice::kMotionAckBunch == 0) {
-                send_msg(c, spice::inputs_msg::kMouseMotionAck, {});
-                impl_.with_stats([](ServerStats& s) { ++s.motion_acks; });
-            }
-            break;
-        }
-        case ic::kMousePress:
-        case ic::kMouseRelease: {
-            std::uint8_t button = r.u8();
-            std::uint16_t buttons = r.u16();
-            if (r.ok() && sink) sink->mouse_button(button, type == ic::kMousePress, buttons);
-            break;
-        }
-        default: drop(c, "unhandled inputs message type " + std::to_string(type), true); break;
+    if (sink && n > 0) sink->key_scancodes(std::span<const std::uint8_t>(bytes, n));
+}
+
+void Reds::on(Conn&, const wire::MsgcInputsKeyDown& m) { key_code(m.code); }
+void Reds::on(Conn&, const wire::MsgcInputsKeyUp& m) { key_code(m.code); }
+
+void Reds::on(Conn&, const wire::MsgcInputsKeyScancode& m) {
+    auto* sink = impl_.input_sink.load();
+    if (sink && !m.data.empty()) sink->key_scancodes(m.data);
+}
+
+void Reds::on(Conn&, const wire::MsgcInputsKeyModifiers& m) {
+    if (auto* sink = impl_.input_sink.load()) sink->key_modifiers(m.modifiers);
+}
+
+void Reds::motion_ack(Conn& c) {
+    if (++c.motion_count % wire::kInputMotionAckBunch == 0) {
+        send(c, wire::MsgInputsMouseMotionAck{});
+        impl_.with_stats([](ServerStats& s) { ++s.motion_acks; });
     }
+}
+
+void Reds::on(Conn& c, const wire::MsgcInputsMouseMotion& m) {
+    if (auto* sink = impl_.input_sink.load()) sink->mouse_motion(m.dx, m.dy, m.buttons_state);
+    motion_ack(c);
+}
+
+void Reds::on(Conn& c, const wire::MsgcInputsMousePosition& m) {
+    if (auto* sink = impl_.input_sink.load()) sink->mouse_position(m.x, m.y, m.buttons_state, m.display_id);
+    motion_ack(c);
+}
+
+void Reds::on(Conn&, const wire::MsgcInputsMousePress& m) {
+    if (auto* sink = impl_.input_sink.load()) sink->mouse_button(m.button, true, m.buttons_state);
+}
+
+void Reds::on(Conn&, const wire::MsgcInputsMouseRelease& m) {
+    if (auto* sink = impl_.input_sink.load()) sink->mouse_button(m.button, false, m.buttons_state);
 }
 
 void Reds::send_raw(Conn& c, std::vector<std::uint8_t> bytes) {
@@ -679,31 +613,24 @@ void Reds::send_raw(Conn& c, std::vector<std::uint8_t> bytes) {
     handle_writable(c);
 }
 
-void Reds::send_msg(Conn& c, std::uint16_t type, std::span<const std::uint8_t> body) {
-    ByteWriter w;
-    if (c.mini) {
-        w.u16(type);
-        w.u32(static_cast<std::uint32_t>(body.size()));
-    } else {
-        w.u64(++c.out_serial);
-        w.u16(type);
-        w.u32(static_cast<std::uint32_t>(body.size()));
-        w.u32(0);
-    }
-    w.bytes(body);
+void Reds::send_msg(Conn& c, std::uint16_t type, wire::ByteView body) {
+    // With mini headers the serial is implicit; full headers number messages 1, 2, 3...
+    const std::uint64_t serial = c.mini ? 0 : ++c.out_serial;
     if (c.uses_ack) ++c.unacked;
-    send_raw(c, w.take());
+    send_raw(c, wire::frame_message(c.mini, serial, type, body));
 }
 
-void Reds::send_link_error(Conn& c, LinkError e, const std::string& why) {
-    send_raw(c, build_link_reply(e, {}, {}, {}));
-    drop(c, why, true);
-}
-
-void Reds::send_link_result(Conn& c, LinkError e) {
-    ByteWriter w;
-    w.u32(static_cast<std::uint32_t>(e));
-    send_raw(c, w.take());
+void Reds::send_notify(Conn& c, const std::string& text) {
+    wire::MsgNotify notify;
+    notify.time_stamp = now_ns();
+    notify.severity = 1;    // WARN
+    notify.visibility = 2;  // HIGH
+    notify.message.assign(text.begin(), text.end());
+    auto body = wire::marshal(notify);
+    if (!body) return;
+    // As spice-server does, a NUL follows the message_len bytes so that clients can print it.
+    body->push_back(0);
+    send_msg(c, wire::MsgNotify::kType, *body);
 }
 
 void Reds::drop(Conn& c, const std::string& why, bool violation, bool flush) {
@@ -714,7 +641,7 @@ void Reds::drop(Conn& c, const std::string& why, bool violation, bool flush) {
         c.out_off = 0;
         c.out_bytes = 0;
     }
-    impl_.log(std::string("reds: ") + (c.st == LinkState::Data ? channel_name(c.type) : "link") + " connection from " +
+    impl_.log(std::string("reds: ") + (c.linked ? channel_name(c.type) : "link") + " connection from " +
               c.peer + " closed: " + why);
     if (violation) impl_.with_stats([](ServerStats& s) { ++s.connections_rejected; });
     c.closing = true;
@@ -722,7 +649,7 @@ void Reds::drop(Conn& c, const std::string& why, bool violation, bool flush) {
     // once it is written, or at once if nothing is queued.
     handle_writable(c);
     if (c.out_bytes == 0) to_close_.push_back(c.id);
-    if (c.st == LinkState::Data) {
+    if (c.linked) {
         auto it = session_conns_.find(c.type);
         if (it != session_conns_.end() && it->second == c.id) {
             session_conns_.erase(it);
@@ -751,20 +678,8 @@ void Reds::end_session(const std::string& why) {
         if (it == conns_.end()) continue;
         Conn& c = *it->second;
         if (c.type == ChannelType::Main && !c.closing) {
-            std::string text = "session ended: " + why;
-            ByteWriter w;
-            w.u64(now_ns());
-            w.u32(1);  // WARN
-            w.u32(2);  // HIGH visibility
-            w.u32(0);
-            w.u32(static_cast<std::uint32_t>(text.size()));
-            w.bytes(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
-            w.u8(0);
-            send_msg(c, spice::msg::kNotify, w.data());
-            ByteWriter d;
-            d.u64(now_ns());
-            d.u32(0);
-            send_msg(c, spice::msg::kDisconnecting, d.data());
+            send_notify(c, "session ended: " + why);
+            send(c, wire::MsgDisconnecting{now_ns(), static_cast<std::uint32_t>(LinkError::Ok)});
         }
         drop(c, why, false);
     }
@@ -823,6 +738,7 @@ void Reds::pump_channel_out(Conn& c, ChannelOut& out) {
             msg = std::move(out.q.front());
             out.q.pop_front();
         }
+        if (msg.type == 0) continue;  // marshalling found nothing the wire can carry
         send_msg(c, msg.type, msg.body);
     }
 }
@@ -852,33 +768,29 @@ void Reds::pump_agent(Conn& c) {
     if (read_ready) read_ready->read_ready();
     // Client tokens come back in bunches once the device has taken their data, so a client
     // can never have more than its window of agent data waiting here.
-    if (guest_drained && c.agent_consumed >= spice::kAgentTokensToSend) {
-        ByteWriter w;
-        w.u32(c.agent_consumed);
+    if (guest_drained && c.agent_consumed >= kAgentTokensToSend) {
+        send(c, wire::MsgMainAgentToken{c.agent_consumed});
         c.agent_consumed = 0;
-        send_msg(c, spice::main_msg::kAgentToken, w.data());
     }
     if (changed) {
         if (attached) {
-            if (has_cap(c.link.channel_caps, spice::kMainCapAgentConnectedTokens)) {
-                ByteWriter w;
-                w.u32(spice::kAgentClientTokens);
-                send_msg(c, spice::main_msg::kAgentConnectedTokens, w.data());
+            if (c.channel_caps.has(wire::main_cap::kAgentConnectedTokens)) {
+                send(c, wire::MsgMainAgentConnectedTokens{kAgentClientTokens});
             } else {
-                send_msg(c, spice::main_msg::kAgentConnected, {});
+                send(c, wire::MsgMainAgentConnected{});
             }
         } else {
-            ByteWriter w;
-            w.u32(0);
-            send_msg(c, spice::main_msg::kAgentDisconnected, w.data());
+            send(c, wire::MsgMainAgentDisconnected{static_cast<std::uint32_t>(LinkError::Ok)});
         }
-        ByteWriter m;
-        m.u16(static_cast<std::uint16_t>(spice::kMouseModeServer | (attached ? spice::kMouseModeClient : 0)));
-        if (!attached) c.mouse_mode = spice::kMouseModeServer;
-        m.u16(static_cast<std::uint16_t>(c.mouse_mode));
-        send_msg(c, spice::main_msg::kMouseMode, m.data());
+        if (!attached) c.mouse_mode = wire::kMouseModeServer;
+        send(c, wire::MsgMainMouseMode{static_cast<std::uint16_t>(supported_mouse_modes(attached)),
+                                       static_cast<std::uint16_t>(c.mouse_mode)});
     }
-    for (auto& ch : chunks) send_msg(c, spice::main_msg::kAgentData, ch);
+    for (auto& ch : chunks) {
+        wire::MsgMainAgentData data;
+        data.data = std::move(ch);
+        send(c, data);
+    }
 }
 
 // The guest's lock LEDs follow the client: a change is announced with KEY_MODIFIERS (§7).
@@ -888,9 +800,7 @@ void Reds::pump_leds(Conn& c) {
     std::uint16_t leds = sink->keyboard_leds();
     if (leds == c.leds_sent) return;
     c.leds_sent = leds;
-    ByteWriter w;
-    w.u16(leds);
-    send_msg(c, spice::inputs_msg::kKeyModifiers, w.data());
+    send(c, wire::MsgInputsKeyModifiers{leds});
 }
 
 void Reds::timers(Conn& c) {
@@ -900,7 +810,7 @@ void Reds::timers(Conn& c) {
         return;
     }
     auto now = Clock::now();
-    if (c.st != LinkState::Data) {
+    if (!c.linked) {
         if (now - c.created > impl_.cfg.link_timeout) drop(c, "link not completed in time", true);
         return;
     }
@@ -929,10 +839,10 @@ void Reds::timers(Conn& c) {
             return;
         }
         if (!c.ping_outstanding && now - c.last_ping >= impl_.cfg.ping_interval) {
-            ByteWriter w;
-            w.u32(++c.ping_id);
-            w.u64(now_ns());
-            send_msg(c, spice::msg::kPing, w.data());
+            wire::MsgPing ping;
+            ping.id = ++c.ping_id;
+            ping.timestamp = now_ns();
+            send(c, ping);
             c.ping_outstanding = true;
             c.ping_sent = c.last_ping = now;
         }

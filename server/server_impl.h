@@ -23,10 +23,10 @@
 #include <vector>
 
 #include "protocol/canvas/canvas.h"
+#include "protocol/wire/link.h"
 #include "server/dispatcher.h"
 #include "server/display_marshal.h"
 #include "server/display_tree.h"
-#include "server/link.h"
 #include "server/spice_server.h"
 
 namespace qxlbox::server {
@@ -92,7 +92,7 @@ struct SpiceServer::Impl {
     explicit Impl(ServerConfig c) : cfg(std::move(c)), dispatcher(cfg.command_queue_limit) {}
 
     ServerConfig cfg;
-    std::unique_ptr<TicketKey> key;
+    std::shared_ptr<const proto::wire::RsaKeyPair> key;  // one RSA-1024 pair per server
     int listen_fd = -1;
     int wake_fd = -1;
     std::uint16_t bound_port = 0;

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "protocol/wire/bytes.h"
 #include "server/server_impl.h"
 
 namespace qxlbox::server {
@@ -36,34 +37,48 @@ std::unique_ptr<SpiceServer> SpiceServer::start(ServerConfig config, std::string
         return nullptr;
     };
     auto impl = std::make_unique<Impl>(std::move(config));
-    impl->key = TicketKey::generate();
-    if (!impl->key) return fail("cannot generate the RSA ticket key");
+    impl->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (impl->wake_fd < 0) return fail(std::string("eventfd: ") + std::strerror(errno));
+    if (!impl->cfg.listen) {
+        // No clients can ever come: only the worker runs (UPDATE_AREA rendering).
+        Impl* raw = impl.get();
+        raw->log("not listening (no SPICE clients)");
+        std::unique_ptr<SpiceServer> server(new SpiceServer(std::move(impl)));
+        raw->worker_thread = std::thread([raw] { raw->worker_main(); });
+        return server;
+    }
+    auto key = proto::wire::RsaKeyPair::generate();
+    if (!key) {
+        ::close(impl->wake_fd);
+        return fail("cannot generate the RSA ticket key: " + key.error().to_string());
+    }
+    impl->key = std::make_shared<const proto::wire::RsaKeyPair>(std::move(key).value());
 
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(impl->cfg.port);
     if (::inet_pton(AF_INET, impl->cfg.addr.c_str(), &addr.sin_addr) != 1) {
+        ::close(impl->wake_fd);
         return fail("bad listen address '" + impl->cfg.addr + "' (IPv4 dotted quad expected)");
     }
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return fail(std::string("socket: ") + std::strerror(errno));
+    if (fd < 0) {
+        ::close(impl->wake_fd);
+        return fail(std::string("socket: ") + std::strerror(errno));
+    }
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 16) != 0) {
         std::string why = std::string("bind/listen on ") + impl->cfg.addr + ":" + std::to_string(impl->cfg.port) +
                           ": " + std::strerror(errno);
         ::close(fd);
+        ::close(impl->wake_fd);
         return fail(why);
     }
     socklen_t len = sizeof addr;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
     impl->listen_fd = fd;
     impl->bound_port = ntohs(addr.sin_port);
-    impl->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (impl->wake_fd < 0) {
-        ::close(fd);
-        return fail(std::string("eventfd: ") + std::strerror(errno));
-    }
     Impl* raw = impl.get();
     raw->log("listening on " + raw->cfg.addr + ":" + std::to_string(raw->bound_port) +
              (raw->cfg.password ? " (password required)" : " (ticketing disabled)"));
@@ -87,7 +102,7 @@ void SpiceServer::stop() {
         if (auto* req = std::get_if<std::shared_ptr<UpdateAreaRequest>>(&*item)) (*req)->done.set_value(std::nullopt);
         if (auto* req = std::get_if<std::shared_ptr<SyncRequest>>(&*item)) (*req)->done.set_value();
     }
-    ::close(impl_->listen_fd);
+    if (impl_->listen_fd >= 0) ::close(impl_->listen_fd);
     ::close(impl_->wake_fd);
 }
 
@@ -142,10 +157,9 @@ std::size_t SpiceServer::agent_data(const std::uint8_t* data, std::size_t size) 
                     im.agent_chunk_header.push_back(data[taken++]);
                 if (im.agent_chunk_header.size() < proto::kVdiChunkHeaderBytes) break;
                 const auto& h = im.agent_chunk_header;
-                im.agent_chunk_port = h[0] | (std::uint32_t{h[1]} << 8) | (std::uint32_t{h[2]} << 16) |
-                                      (std::uint32_t{h[3]} << 24);
-                im.agent_chunk_left = h[4] | (std::uint32_t{h[5]} << 8) | (std::uint32_t{h[6]} << 16) |
-                                      (std::uint32_t{h[7]} << 24);
+                // VDIChunkHeader: port, size (u32 each, little-endian).
+                im.agent_chunk_port = proto::wire::load_le<std::uint32_t>(h.data());
+                im.agent_chunk_left = proto::wire::load_le<std::uint32_t>(h.data() + 4);
                 im.agent_chunk_header.clear();
                 if (im.agent_chunk_port == proto::VDP_CLIENT_PORT) im.agent_to_client.emplace_back();
                 continue;

@@ -41,6 +41,9 @@ namespace qxlbox::server {
 
 struct ServerConfig {
     std::string addr = "127.0.0.1";
+    // false: no socket at all, no client can connect; the server only renders for the
+    // device (UPDATE_AREA) and port() is 0.
+    bool listen = true;
     std::uint16_t port = 5900;            // 0 = pick a free port (see SpiceServer::port)
     std::optional<std::string> password;  // nullopt = ticketing disabled
     std::string name = "qxlbox";
@@ -78,7 +81,8 @@ struct ServerStats {
 
 class SpiceServer final : public proto::DisplayConsumer, public proto::AgentPeer {
 public:
-    // Binds, generates the ticket key and starts both threads. nullptr + `error` on failure.
+    // Binds, generates the ticket key and starts both threads (only the worker without
+    // `listen`). nullptr + `error` on failure.
     static std::unique_ptr<SpiceServer> start(ServerConfig config, std::string* error);
     ~SpiceServer() override;
     SpiceServer(const SpiceServer&) = delete;

@@ -336,10 +336,16 @@ void LinkServer::step() {
             std::optional<CapabilitySet> caps = config_.channel_caps
                                                     ? config_.channel_caps(peer_.channel_type, peer_.channel_id)
                                                     : std::optional(default_server_channel_caps(peer_.channel_type));
-            if (!caps)
-                return fail_with_reply(LinkError::ChannelNotAvailable,
-                                       std::string("no ") + channel_type_name(peer_.channel_type) + " channel " +
-                                           std::to_string(peer_.channel_id));
+            if (!caps) {
+                std::string why = std::string("no ") + channel_type_name(peer_.channel_type) + " channel " +
+                                  std::to_string(peer_.channel_id);
+                if (!config_.silent_on_unavailable_channel) return fail_with_reply(LinkError::ChannelNotAvailable, why);
+                state_ = State::Failed;
+                failure_ = LinkError::ChannelNotAvailable;
+                failure_reason_ = std::move(why);
+                in_.clear();
+                return;
+            }
             channel_caps_ = std::move(*caps);
             key_ = config_.key;
             if (!key_) {

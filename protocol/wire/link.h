@@ -132,6 +132,10 @@ struct LinkServerConfig {
     std::function<std::optional<CapabilitySet>(ChannelType, std::uint8_t)> channel_caps;
     // A key shared by connections; null: a fresh key per connection, as spice-server does.
     std::shared_ptr<const RsaKeyPair> key;
+    // libspice-server closes a link to a channel it does not have without any reply (spec
+    // §10c); with this set LinkServer fails the same way (no output) instead of replying
+    // CHANNEL_NOT_AVAILABLE.
+    bool silent_on_unavailable_channel = false;
 };
 
 class LinkServer {

@@ -20,15 +20,16 @@
 #include <mutex>
 #include <vector>
 
-#include "server/byte_io.h"
-#include "server/link.h"
-#include "server/spice_constants.h"
+#include "protocol/wire/header.h"
+#include "protocol/wire/link.h"
+#include "protocol/wire/messages.h"
 #include "server/spice_server.h"
 
 namespace {
 
 using namespace qxlbox;
 using namespace qxlbox::server;
+namespace wire = qxlbox::proto::wire;
 
 class TinyDevice final : public proto::DisplayDevice {
 public:
@@ -112,27 +113,40 @@ bool read_exact(int fd, std::uint8_t* p, std::size_t n) {
 }
 
 // A valid link of `type`; returns the session id for main (1 for other channels), 0 on failure.
-std::uint32_t link(int fd, spice::ChannelType type, std::uint32_t session) {
-    auto mess = build_link_mess(session, type, 0, {0xb}, {0x3});
-    if (!send_all(fd, mess.data(), mess.size())) return 0;
-    std::uint8_t hdr[16];
-    if (!read_exact(fd, hdr, 16)) return 0;
-    std::uint32_t size = hdr[12] | (std::uint32_t{hdr[13]} << 8);
-    if (size < spice::kLinkReplySize || size > 1024) return 0;
-    std::vector<std::uint8_t> reply(size);
-    if (!read_exact(fd, reply.data(), size)) return 0;
-    auto ticket = encrypt_ticket(std::span<const std::uint8_t>(reply.data() + 4, spice::kPubKeySize), "");
-    ByteWriter w;
-    w.u32(spice::kAuthMechanismSpice);
-    w.bytes(ticket);
-    if (!send_all(fd, w.data().data(), w.size())) return 0;
+std::uint32_t link(int fd, wire::ChannelType type, std::uint32_t session) {
+    wire::LinkMess mess;
+    mess.connection_id = session;
+    mess.channel_type = type;
+    mess.common_caps = wire::default_common_caps();
+    mess.channel_caps = wire::CapabilitySet(std::vector<std::uint32_t>{0x3});
+    auto mess_bytes = wire::marshal_link_mess(mess);
+    if (!send_all(fd, mess_bytes.data(), mess_bytes.size())) return 0;
+    std::uint8_t hdr[wire::kLinkHeaderBytes];
+    if (!read_exact(fd, hdr, sizeof hdr)) return 0;
+    auto header = wire::parse_link_header(wire::ByteView(hdr, sizeof hdr));
+    if (!header || header->size < wire::kLinkReplyBytes || header->size > 1024) return 0;
+    std::vector<std::uint8_t> reply_bytes(header->size);
+    if (!read_exact(fd, reply_bytes.data(), reply_bytes.size())) return 0;
+    auto reply = wire::parse_link_reply(reply_bytes);
+    if (!reply || reply->error != wire::LinkError::Ok) return 0;
+    auto ticket = wire::encrypt_ticket(reply->pub_key, "");
+    if (!ticket) return 0;
+    std::vector<std::uint8_t> auth;
+    wire::put_le(auth, wire::kAuthMechanismSpice);
+    auth.insert(auth.end(), ticket->begin(), ticket->end());
+    if (!send_all(fd, auth.data(), auth.size())) return 0;
     std::uint8_t result[4];
-    if (!read_exact(fd, result, 4) || result[0] != 0) return 0;
-    if (type != spice::ChannelType::Main) return 1;
-    // MAIN_INIT: mini header, then session_id first.
-    std::uint8_t init[6 + 32];
-    if (!read_exact(fd, init, sizeof init)) return 0;
-    return init[6] | (std::uint32_t{init[7]} << 8) | (std::uint32_t{init[8]} << 16) | (std::uint32_t{init[9]} << 24);
+    if (!read_exact(fd, result, 4) || wire::load_le<std::uint32_t>(result) != 0) return 0;
+    if (type != wire::ChannelType::Main) return 1;
+    // MAIN_INIT comes first, behind a mini header.
+    std::uint8_t header_bytes[wire::kMiniHeaderBytes];
+    if (!read_exact(fd, header_bytes, sizeof header_bytes)) return 0;
+    auto size = wire::load_le<std::uint32_t>(header_bytes + 2);
+    if (wire::load_le<std::uint16_t>(header_bytes) != wire::MsgMainInit::kType || size > 1024) return 0;
+    std::vector<std::uint8_t> body(size);
+    if (!read_exact(fd, body.data(), body.size())) return 0;
+    auto init = wire::demarshal_as<wire::MsgMainInit>(body);
+    return init ? init->session_id : 0;
 }
 
 void drain_and_close(int fd) {
@@ -164,15 +178,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     int main_fd = connect_to(port);
     if (main_fd < 0) return 0;
-    std::uint32_t session = link(main_fd, spice::ChannelType::Main, 0);
+    std::uint32_t session = link(main_fd, wire::ChannelType::Main, 0);
     if (session == 0) {
         ::close(main_fd);
         return 0;
     }
     int fd = main_fd;
     if (mode >= 3) {
-        static constexpr spice::ChannelType kTypes[] = {spice::ChannelType::Display, spice::ChannelType::Inputs,
-                                                        spice::ChannelType::Cursor};
+        static constexpr wire::ChannelType kTypes[] = {wire::ChannelType::Display, wire::ChannelType::Inputs,
+                                                       wire::ChannelType::Cursor};
         fd = connect_to(port);
         if (fd < 0 || link(fd, kTypes[mode - 3], session) == 0) {
             if (fd >= 0) ::close(fd);
@@ -183,17 +197,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (mode == 1) {
         send_all(fd, data, size);
     } else {
-        ByteWriter w;
+        std::vector<std::uint8_t> stream;
         std::size_t i = 0;
         while (i + 3 <= size) {
             std::uint16_t type = static_cast<std::uint16_t>(data[i] | (data[i + 1] << 8));
             std::size_t len = std::min<std::size_t>(data[i + 2], size - i - 3);
-            w.u16(type);
-            w.u32(static_cast<std::uint32_t>(len));
-            w.bytes(std::span<const std::uint8_t>(data + i + 3, len));
+            auto framed = wire::frame_message(true, 0, type, wire::ByteView(data + i + 3, len));
+            stream.insert(stream.end(), framed.begin(), framed.end());
             i += 3 + len;
         }
-        send_all(fd, w.data().data(), w.size());
+        send_all(fd, stream.data(), stream.size());
     }
     drain_and_close(fd);
     if (fd != main_fd) drain_and_close(main_fd);

@@ -5,23 +5,18 @@
 #include <mutex>
 #include <thread>
 
-#include "server/byte_io.h"
-#include "server/spice_constants.h"
 #include "tests/server/server_test_support.h"
 
 namespace qxlbox::server {
 namespace {
 
+namespace wire = proto::wire;
 using namespace std::chrono_literals;
 using test::FakeDevice;
 using test::RawClient;
 using test::rect_ltrb;
 
-std::vector<std::uint32_t> caps(std::initializer_list<unsigned> bits) {
-    std::vector<std::uint32_t> w;
-    for (auto b : bits) set_cap(w, b);
-    return w;
-}
+wire::CapabilitySet caps(std::initializer_list<unsigned> bits) { return wire::CapabilitySet::of(bits); }
 
 // A device end of the agent pipe that takes at most `room` bytes per write.
 class RecordingAgent final : public proto::AgentPort {
@@ -41,12 +36,13 @@ public:
     std::atomic<int> ready_calls{0};
 };
 
+// A VDIChunk (VDIChunkHeader + data) for the client port.
 std::vector<std::uint8_t> client_chunk(const std::vector<std::uint8_t>& payload) {
-    ByteWriter w;
-    w.u32(proto::VDP_CLIENT_PORT);
-    w.u32(static_cast<std::uint32_t>(payload.size()));
-    w.bytes(payload);
-    return w.take();
+    std::vector<std::uint8_t> out;
+    wire::put_le(out, proto::VDP_CLIENT_PORT);
+    wire::put_le(out, static_cast<std::uint32_t>(payload.size()));
+    out.insert(out.end(), payload.begin(), payload.end());
+    return out;
 }
 
 TEST(MainChannel, InitCarriesSessionMouseModesTokensAndRamHint) {
@@ -56,25 +52,28 @@ TEST(MainChannel, InitCarriesSessionMouseModesTokensAndRamHint) {
     s.server->attach(dev, proto::DeviceInfo{1, 32u << 20, "t"});
     RawClient main;
     ASSERT_TRUE(main.connect(s.server->port()));
-    ASSERT_EQ(main.link(spice::ChannelType::Main, 0, "", caps({spice::kMainCapNameAndUuid})), 0u);
-    auto init = main.wait_msg(spice::main_msg::kInit, 5s);
-    ASSERT_TRUE(init);
-    ASSERT_EQ(init->body.size(), 32u);
-    ByteReader r(init->body);
-    EXPECT_NE(r.u32(), 0u);  // session id
-    EXPECT_EQ(r.u32(), 1u);  // display channels
-    EXPECT_EQ(r.u32(), spice::kMouseModeServer);
-    EXPECT_EQ(r.u32(), spice::kMouseModeServer);
-    EXPECT_EQ(r.u32(), 0u);  // no agent
-    EXPECT_EQ(r.u32(), 10u);
-    r.u32();
-    EXPECT_EQ(r.u32(), 32u << 20);
+    ASSERT_EQ(main.link(wire::ChannelType::Main, 0, "", caps({wire::main_cap::kNameAndUuid})), 0u);
+    auto raw = main.wait_msg(wire::MsgMainInit::kType, 5s);
+    ASSERT_TRUE(raw);
+    ASSERT_EQ(raw->body.size(), 32u);
+    auto init = wire::demarshal_as<wire::MsgMainInit>(raw->body);
+    ASSERT_TRUE(init.ok());
+    EXPECT_NE(init->session_id, 0u);
+    EXPECT_EQ(init->display_channels_hint, 1u);
+    EXPECT_EQ(init->supported_mouse_modes, wire::kMouseModeServer);
+    EXPECT_EQ(init->current_mouse_mode, wire::kMouseModeServer);
+    EXPECT_EQ(init->agent_connected, 0u);
+    EXPECT_EQ(init->agent_tokens, 10u);
+    EXPECT_EQ(init->ram_hint, 32u << 20);
     auto name = main.read_msg(5s);
     ASSERT_TRUE(name);
-    EXPECT_EQ(name->type, spice::main_msg::kName);
+    EXPECT_EQ(name->type, wire::MsgMainName::kType);
+    auto parsed_name = wire::demarshal_as<wire::MsgMainName>(name->body);
+    ASSERT_TRUE(parsed_name.ok());
+    EXPECT_EQ(parsed_name->name, (wire::Bytes{'q', 'x', 'l', 'b', 'o', 'x', 0}));
     auto uuid = main.read_msg(5s);
     ASSERT_TRUE(uuid);
-    EXPECT_EQ(uuid->type, spice::main_msg::kUuid);
+    EXPECT_EQ(uuid->type, wire::MsgMainUuid::kType);
     EXPECT_EQ(uuid->body.size(), 16u);
 }
 
@@ -83,8 +82,8 @@ TEST(MainChannel, AttachChannelsListsDisplayCursorInputs) {
     ASSERT_TRUE(s.server);
     RawClient main;
     ASSERT_NE(test::open_session(main, s.server->port()), 0u);
-    ASSERT_TRUE(main.send_msg(spice::main_msgc::kAttachChannels, {}));
-    auto list = main.wait_msg(spice::main_msg::kChannelsList, 5s);
+    ASSERT_TRUE(main.send_msg(wire::MsgcMainAttachChannels::kType, {}));
+    auto list = main.wait_msg(wire::MsgMainChannelsList::kType, 5s);
     ASSERT_TRUE(list);
     EXPECT_EQ(list->body, (std::vector<std::uint8_t>{3, 0, 0, 0, 2, 0, 4, 0, 3, 0}));
 }
@@ -95,29 +94,25 @@ TEST(MainChannel, PingIsAnsweredAndClientModeNeedsAnAgent) {
     ASSERT_TRUE(s.server);
     RawClient main;
     ASSERT_NE(test::open_session(main, s.server->port()), 0u);
-    auto ping = main.wait_msg(spice::msg::kPing, 5s);
+    auto ping = main.wait_msg(wire::MsgPing::kType, 5s);
     ASSERT_TRUE(ping);
     ASSERT_GE(ping->body.size(), 12u);
-    ASSERT_TRUE(main.send_msg(spice::msgc::kPong, std::vector<std::uint8_t>(ping->body.begin(), ping->body.begin() + 12)));
-    ByteWriter w;
-    w.u16(spice::kMouseModeClient);
-    ASSERT_TRUE(main.send_msg(spice::main_msgc::kMouseModeRequest, w.take()));
-    auto mode = main.wait_msg(spice::main_msg::kMouseMode, 5s);
+    ASSERT_TRUE(main.send_msg(wire::MsgcPong::kType, std::vector<std::uint8_t>(ping->body.begin(), ping->body.begin() + 12)));
+    ASSERT_TRUE(main.send(wire::MsgcMainMouseModeRequest{wire::kMouseModeClient}));
+    auto mode = main.wait_msg(wire::MsgMainMouseMode::kType, 5s);
     ASSERT_TRUE(mode);
     EXPECT_EQ(mode->body, (std::vector<std::uint8_t>{1, 0, 1, 0}));  // server mode only, still server
     for (int i = 0; i < 100 && s.server->stats().pongs == 0; ++i) std::this_thread::sleep_for(10ms);
     EXPECT_EQ(s.server->stats().pongs, 1u);
     s.server->agent_connected(agent);
-    auto connected = main.wait_msg(spice::main_msg::kAgentConnected, 5s);
+    auto connected = main.wait_msg(wire::MsgMainAgentConnected::kType, 5s);
     ASSERT_TRUE(connected);
-    ByteWriter w2;
-    w2.u16(spice::kMouseModeClient);
-    ASSERT_TRUE(main.send_msg(spice::main_msgc::kMouseModeRequest, w2.take()));
+    ASSERT_TRUE(main.send(wire::MsgcMainMouseModeRequest{wire::kMouseModeClient}));
     // The agent's arrival itself announced {client+server, server}; the request's answer follows.
-    auto announced = main.wait_msg(spice::main_msg::kMouseMode, 5s);
+    auto announced = main.wait_msg(wire::MsgMainMouseMode::kType, 5s);
     ASSERT_TRUE(announced);
     EXPECT_EQ(announced->body, (std::vector<std::uint8_t>{3, 0, 1, 0}));
-    auto mode2 = main.wait_msg(spice::main_msg::kMouseMode, 5s);
+    auto mode2 = main.wait_msg(wire::MsgMainMouseMode::kType, 5s);
     ASSERT_TRUE(mode2);
     EXPECT_EQ(mode2->body, (std::vector<std::uint8_t>{3, 0, 2, 0}));
 }
@@ -129,8 +124,8 @@ TEST(MainChannel, ClientAgentDataReachesTheDeviceAsChunksAndTokensReturn) {
     s.server->agent_connected(agent);
     RawClient main;
     ASSERT_NE(test::open_session(main, s.server->port()), 0u);
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE(main.send_msg(spice::main_msgc::kAgentData, {1, 2, 3}));
-    auto token = main.wait_msg(spice::main_msg::kAgentToken, 5s);
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(main.send_msg(wire::MsgcMainAgentData::kType, {1, 2, 3}));
+    auto token = main.wait_msg(wire::MsgMainAgentToken::kType, 5s);
     ASSERT_TRUE(token);
     EXPECT_EQ(token->body, (std::vector<std::uint8_t>{5, 0, 0, 0}));
     std::lock_guard lock(agent.m);
@@ -146,14 +141,14 @@ TEST(MainChannel, TokensAreHeldWhileTheDeviceCannotTakeAgentData) {
     s.server->agent_connected(agent);
     RawClient main;
     ASSERT_NE(test::open_session(main, s.server->port()), 0u);
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE(main.send_msg(spice::main_msgc::kAgentData, {9}));
-    EXPECT_FALSE(main.wait_msg(spice::main_msg::kAgentToken, 300ms));
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(main.send_msg(wire::MsgcMainAgentData::kType, {9}));
+    EXPECT_FALSE(main.wait_msg(wire::MsgMainAgentToken::kType, 300ms));
     {
         std::lock_guard lock(agent.m);
         agent.room = 1 << 20;
     }
     s.server->agent_writable();
-    EXPECT_TRUE(main.wait_msg(spice::main_msg::kAgentToken, 5s));
+    EXPECT_TRUE(main.wait_msg(wire::MsgMainAgentToken::kType, 5s));
     std::lock_guard lock(agent.m);
     EXPECT_EQ(agent.got.size(), 5u * 9);
 }
@@ -170,17 +165,13 @@ TEST(MainChannel, GuestAgentDataReachesTheClientWithinItsTokens) {
     // Offered in two pieces, splitting the chunk header, as a device may.
     EXPECT_EQ(s.server->agent_data(chunk.data(), 5), 5u);
     EXPECT_EQ(s.server->agent_data(chunk.data() + 5, chunk.size() - 5), chunk.size() - 5);
-    ByteWriter start;
-    start.u32(1);
-    ASSERT_TRUE(main.send_msg(spice::main_msgc::kAgentStart, start.take()));
-    auto data = main.wait_msg(spice::main_msg::kAgentData, 5s);
+    ASSERT_TRUE(main.send(wire::MsgcMainAgentStart{1}));
+    auto data = main.wait_msg(wire::MsgMainAgentData::kType, 5s);
     ASSERT_TRUE(data);
     EXPECT_EQ(data->body.size(), 2048u);
-    EXPECT_FALSE(main.wait_msg(spice::main_msg::kAgentData, 300ms));  // out of tokens
-    ByteWriter more;
-    more.u32(1);
-    ASSERT_TRUE(main.send_msg(spice::main_msgc::kAgentToken, more.take()));
-    auto rest = main.wait_msg(spice::main_msg::kAgentData, 5s);
+    EXPECT_FALSE(main.wait_msg(wire::MsgMainAgentData::kType, 300ms));  // out of tokens
+    ASSERT_TRUE(main.send(wire::MsgcMainAgentToken{1}));
+    auto rest = main.wait_msg(wire::MsgMainAgentData::kType, 5s);
     ASSERT_TRUE(rest);
     EXPECT_EQ(rest->body.size(), 3000u - 2048u);
 }
@@ -202,9 +193,7 @@ TEST(MainChannel, GuestAgentBacklogIsBoundedAndReadReadyFollows) {
     // A client that takes the data lets the device continue.
     RawClient main;
     ASSERT_NE(test::open_session(main, s.server->port()), 0u);
-    ByteWriter start;
-    start.u32(0xffffffff);
-    ASSERT_TRUE(main.send_msg(spice::main_msgc::kAgentStart, start.take()));
+    ASSERT_TRUE(main.send(wire::MsgcMainAgentStart{0xffffffff}));
     for (int i = 0; i < 500 && agent.ready_calls.load() == 0; ++i) {
         main.read_msg(10ms);
     }
@@ -223,28 +212,21 @@ TEST(DisplayChannel, ConnectSendsSurfaceImageMonitorsAndMarkInOrder) {
     ASSERT_NE(sid, 0u);
     RawClient display;
     ASSERT_TRUE(display.connect(s.server->port()));
-    ASSERT_EQ(display.link(spice::ChannelType::Display, sid, "", caps({spice::kDisplayCapMonitorsConfig})), 0u);
+    ASSERT_EQ(display.link(wire::ChannelType::Display, sid, "", caps({wire::display_cap::kMonitorsConfig})), 0u);
     auto set_ack = display.read_msg(5s);
     ASSERT_TRUE(set_ack);
-    EXPECT_EQ(set_ack->type, spice::msg::kSetAck);
-    ByteWriter init;
-    init.u8(1);
-    init.u64(1000);
-    init.u8(1);
-    init.u32(0);
-    ASSERT_TRUE(display.send_msg(spice::display_msgc::kInit, init.take()));
+    EXPECT_EQ(set_ack->type, wire::MsgSetAck::kType);
+    ASSERT_TRUE(display.send(wire::MsgcDisplayInit{1, 1000, 1, 0}));
     std::vector<std::uint16_t> types;
     for (int i = 0; i < 5; ++i) {
         auto m = display.read_msg(5s);
         ASSERT_TRUE(m);
         types.push_back(m->type);
-        if (m->type == spice::display_msg::kDrawCopy) {
-            ByteReader r(m->body);
-            EXPECT_EQ(r.u32(), 0u);  // surface 0
-            EXPECT_EQ(r.i32(), 0);
-            EXPECT_EQ(r.i32(), 0);
-            EXPECT_EQ(r.i32(), 16);
-            EXPECT_EQ(r.i32(), 32);
+        if (m->type == wire::MsgDisplayDrawCopy::kType) {
+            auto copy = wire::demarshal_as<wire::MsgDisplayDrawCopy>(m->body);
+            ASSERT_TRUE(copy.ok());
+            EXPECT_EQ(copy->cmd.surface_id, 0u);
+            EXPECT_EQ(copy->cmd.bbox, (proto::Rect{0, 0, 16, 32}));
         }
     }
     EXPECT_EQ(types, (std::vector<std::uint16_t>{108, 314, 304, 317, 102}));
@@ -252,7 +234,7 @@ TEST(DisplayChannel, ConnectSendsSurfaceImageMonitorsAndMarkInOrder) {
     ASSERT_TRUE(dev.push(*s.server, test::draw_cmd(test::solid_fill(0, rect_ltrb(1, 1, 3, 3), 0x00ff00))));
     auto fill = display.read_msg(5s);
     ASSERT_TRUE(fill);
-    EXPECT_EQ(fill->type, spice::display_msg::kDrawFill);
+    EXPECT_EQ(fill->type, wire::MsgDisplayDrawFill::kType);
 }
 
 TEST(DisplayChannel, ClientWithoutMonitorsCapGetsNoMonitorsConfig) {
@@ -265,8 +247,8 @@ TEST(DisplayChannel, ClientWithoutMonitorsCapGetsNoMonitorsConfig) {
     auto sid = test::open_session(main, s.server->port());
     RawClient display;
     ASSERT_TRUE(display.connect(s.server->port()));
-    ASSERT_EQ(display.link(spice::ChannelType::Display, sid, ""), 0u);
-    ASSERT_TRUE(display.send_msg(spice::display_msgc::kInit, std::vector<std::uint8_t>(14, 0)));
+    ASSERT_EQ(display.link(wire::ChannelType::Display, sid, ""), 0u);
+    ASSERT_TRUE(display.send_msg(wire::MsgcDisplayInit::kType, std::vector<std::uint8_t>(14, 0)));
     std::vector<std::uint16_t> types;
     for (int i = 0; i < 5; ++i) {
         auto m = display.read_msg(5s);
@@ -286,15 +268,15 @@ TEST(Session, NewMainConnectionReplacesTheOldSession) {
     auto sid2 = test::open_session(second, s.server->port());
     ASSERT_NE(sid2, 0u);
     EXPECT_NE(sid1, sid2);
-    EXPECT_TRUE(first.wait_msg(spice::msg::kNotify, 5s));
+    EXPECT_TRUE(first.wait_msg(wire::MsgNotify::kType, 5s));
     EXPECT_TRUE(first.wait_closed(5s));
     // The old session id no longer links channels; the new one does.
     RawClient stale;
     ASSERT_TRUE(stale.connect(s.server->port()));
-    EXPECT_EQ(stale.link(spice::ChannelType::Inputs, sid1, ""), 8u);
+    EXPECT_EQ(stale.link(wire::ChannelType::Inputs, sid1, ""), 8u);
     RawClient inputs;
     ASSERT_TRUE(inputs.connect(s.server->port()));
-    EXPECT_EQ(inputs.link(spice::ChannelType::Inputs, sid2, ""), 0u);
+    EXPECT_EQ(inputs.link(wire::ChannelType::Inputs, sid2, ""), 0u);
 }
 
 class RecordingSink final : public InputSink {
@@ -330,30 +312,21 @@ TEST(InputsChannel, KeysAndMouseReachTheSinkAndMotionIsAckedEveryFour) {
     auto sid = test::open_session(main, s.server->port());
     RawClient inputs;
     ASSERT_TRUE(inputs.connect(s.server->port()));
-    ASSERT_EQ(inputs.link(spice::ChannelType::Inputs, sid, ""), 0u);
+    ASSERT_EQ(inputs.link(wire::ChannelType::Inputs, sid, ""), 0u);
     auto init = inputs.read_msg(5s);
     ASSERT_TRUE(init);
-    EXPECT_EQ(init->type, spice::inputs_msg::kInit);
-    ByteWriter down;
-    down.u32(0x48E0);  // Up arrow: E0 48
-    ASSERT_TRUE(inputs.send_msg(spice::inputs_msgc::kKeyDown, down.take()));
-    ASSERT_TRUE(inputs.send_msg(spice::inputs_msgc::kKeyScancode, {0x1e, 0x9e}));
+    EXPECT_EQ(init->type, wire::MsgInputsInit::kType);
+    ASSERT_TRUE(inputs.send(wire::MsgcInputsKeyDown{0x48E0}));  // Up arrow: E0 48
+    ASSERT_TRUE(inputs.send_msg(wire::MsgcInputsKeyScancode::kType, {0x1e, 0x9e}));
     for (int i = 0; i < 8; ++i) {
-        ByteWriter m;
-        m.i32(2);
-        m.i32(0);
-        m.u16(0);
-        ASSERT_TRUE(inputs.send_msg(spice::inputs_msgc::kMouseMotion, m.take()));
+        ASSERT_TRUE(inputs.send(wire::MsgcInputsMouseMotion{2, 0, 0}));
     }
-    ByteWriter press;
-    press.u8(1);
-    press.u16(1);
-    ASSERT_TRUE(inputs.send_msg(spice::inputs_msgc::kMousePress, press.take()));
-    EXPECT_TRUE(inputs.wait_msg(spice::inputs_msg::kMouseMotionAck, 5s));
-    EXPECT_TRUE(inputs.wait_msg(spice::inputs_msg::kMouseMotionAck, 5s));
-    EXPECT_FALSE(inputs.wait_msg(spice::inputs_msg::kMouseMotionAck, 200ms));
+    ASSERT_TRUE(inputs.send(wire::MsgcInputsMousePress{1, 1}));
+    EXPECT_TRUE(inputs.wait_msg(wire::MsgInputsMouseMotionAck::kType, 5s));
+    EXPECT_TRUE(inputs.wait_msg(wire::MsgInputsMouseMotionAck::kType, 5s));
+    EXPECT_FALSE(inputs.wait_msg(wire::MsgInputsMouseMotionAck::kType, 200ms));
     sink.leds.store(kModifierCapsLock);
-    auto mods = inputs.wait_msg(spice::inputs_msg::kKeyModifiers, 5s);
+    auto mods = inputs.wait_msg(wire::MsgInputsKeyModifiers::kType, 5s);
     ASSERT_TRUE(mods);
     EXPECT_EQ(mods->body, (std::vector<std::uint8_t>{4, 0}));
     std::lock_guard lock(sink.m);
@@ -369,8 +342,8 @@ TEST(CursorChannel, InitThenSetWithCacheThenMoveAndHide) {
     auto sid = test::open_session(main, s.server->port());
     RawClient cursor;
     ASSERT_TRUE(cursor.connect(s.server->port()));
-    ASSERT_EQ(cursor.link(spice::ChannelType::Cursor, sid, ""), 0u);
-    auto init = cursor.wait_msg(spice::cursor_msg::kInit, 5s);
+    ASSERT_EQ(cursor.link(wire::ChannelType::Cursor, sid, ""), 0u);
+    auto init = cursor.wait_msg(wire::MsgCursorInit::kType, 5s);
     ASSERT_TRUE(init);
     auto shape = std::make_shared<proto::CursorShape>();
     shape->unique = 99;
@@ -383,18 +356,17 @@ TEST(CursorChannel, InitThenSetWithCacheThenMoveAndHide) {
         set.op = proto::CursorSet{proto::Point16{5, 6}, true, shape};
         ASSERT_TRUE(s.server->push_cursor_command(set));
     }
-    auto first = cursor.wait_msg(spice::cursor_msg::kSet, 5s);
-    auto second = cursor.wait_msg(spice::cursor_msg::kSet, 5s);
+    auto first = cursor.wait_msg(wire::MsgCursorSet::kType, 5s);
+    auto second = cursor.wait_msg(wire::MsgCursorSet::kType, 5s);
     ASSERT_TRUE(first && second);
-    ByteReader r1(first->body);
-    r1.u32();
-    r1.u8();
-    EXPECT_EQ(r1.u16(), spice::kCursorFlagCacheMe);
+    auto set1 = wire::demarshal_as<wire::MsgCursorSet>(first->body);
+    ASSERT_TRUE(set1.ok());
+    EXPECT_EQ(set1->cursor_flags, wire::wirecodec::kCursorCacheMe);
+    EXPECT_EQ(set1->position, (proto::Point16{5, 6}));
     EXPECT_EQ(first->body.size(), 4u + 1 + 2 + 17 + 16);
-    ByteReader r2(second->body);
-    r2.u32();
-    r2.u8();
-    EXPECT_EQ(r2.u16(), spice::kCursorFlagFromCache);
+    auto set2 = wire::demarshal_as<wire::MsgCursorSet>(second->body);
+    ASSERT_TRUE(set2.ok());
+    EXPECT_EQ(set2->cursor_flags, wire::wirecodec::kCursorFromCache);
     EXPECT_EQ(second->body.size(), 4u + 1 + 2 + 17);
     proto::CursorCommand move;
     move.op = proto::CursorMove{proto::Point16{7, 8}};
@@ -402,10 +374,10 @@ TEST(CursorChannel, InitThenSetWithCacheThenMoveAndHide) {
     proto::CursorCommand hide;
     hide.op = proto::CursorHide{};
     ASSERT_TRUE(s.server->push_cursor_command(hide));
-    auto mv = cursor.wait_msg(spice::cursor_msg::kMove, 5s);
+    auto mv = cursor.wait_msg(wire::MsgCursorMove::kType, 5s);
     ASSERT_TRUE(mv);
     EXPECT_EQ(mv->body, (std::vector<std::uint8_t>{7, 0, 8, 0}));
-    EXPECT_TRUE(cursor.wait_msg(spice::cursor_msg::kHide, 5s));
+    EXPECT_TRUE(cursor.wait_msg(wire::MsgCursorHide::kType, 5s));
 }
 
 TEST(Ticketing, CorrectPasswordLinksAndWrongOneIsRefused) {
@@ -415,7 +387,7 @@ TEST(Ticketing, CorrectPasswordLinksAndWrongOneIsRefused) {
     ASSERT_TRUE(s.server);
     RawClient bad;
     ASSERT_TRUE(bad.connect(s.server->port()));
-    EXPECT_EQ(bad.link(spice::ChannelType::Main, 0, "guess"), 7u);
+    EXPECT_EQ(bad.link(wire::ChannelType::Main, 0, "guess"), 7u);
     EXPECT_TRUE(bad.wait_closed(5s));
     RawClient good;
     EXPECT_NE(test::open_session(good, s.server->port(), "s3cret"), 0u);

@@ -187,5 +187,67 @@ TEST(DisplayMarshal, SurfaceCreateAndMonitorsConfigDecode) {
     EXPECT_EQ(std::get<wire::MsgDisplayMonitorsConfig>(v2).config.heads.size(), 1u);
 }
 
+proto::CursorShapePtr alpha_shape(std::uint64_t unique, std::size_t data_bytes) {
+    auto shape = std::make_shared<proto::CursorShape>();
+    shape->unique = unique;
+    shape->type = proto::CursorType::Alpha;
+    shape->width = 2;
+    shape->height = 2;
+    shape->data.assign(data_bytes, 0x80);
+    return shape;
+}
+
+TEST(CursorMarshal, SetIsCachedThenSentFromCacheWithoutData) {
+    CursorCache cache(4);
+    std::vector<std::uint64_t> evicted;
+    proto::CursorSet set{proto::Point16{3, 4}, true, alpha_shape(7, 16)};
+    auto first = marshal_cursor_set(set, &cache, evicted);
+    auto second = marshal_cursor_set(set, &cache, evicted);
+    ASSERT_EQ(first.type, wire::MsgCursorSet::kType);
+    auto a = wire::demarshal_as<wire::MsgCursorSet>(first.body);
+    auto b = wire::demarshal_as<wire::MsgCursorSet>(second.body);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a->cursor_flags, wire::wirecodec::kCursorCacheMe);
+    EXPECT_EQ(a->position, (proto::Point16{3, 4}));
+    ASSERT_TRUE(a->shape);
+    EXPECT_EQ(a->shape->data.size(), 16u);
+    EXPECT_EQ(b->cursor_flags, wire::wirecodec::kCursorFromCache);
+    ASSERT_TRUE(b->shape);
+    EXPECT_TRUE(b->shape->data.empty());
+    EXPECT_TRUE(evicted.empty());
+}
+
+TEST(CursorMarshal, ShapeWithTooLittleDataIsSentAsNone) {
+    CursorCache cache(4);
+    std::vector<std::uint64_t> evicted;
+    proto::CursorSet set{proto::Point16{1, 1}, true, alpha_shape(9, 15)};  // 2x2 alpha needs 16 bytes
+    auto msg = marshal_cursor_set(set, &cache, evicted);
+    auto parsed = wire::demarshal_as<wire::MsgCursorSet>(msg.body);
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(parsed->cursor_flags, wire::wirecodec::kCursorNone);
+    EXPECT_FALSE(parsed->shape);
+    EXPECT_EQ(cache.size(), 0u);  // nothing was cached for it
+}
+
+TEST(CursorMarshal, InitCarriesTrailVisibilityAndEvictionsAreReported) {
+    CursorCache cache(1);
+    std::vector<std::uint64_t> evicted;
+    proto::CursorSet first{proto::Point16{}, true, alpha_shape(1, 16)};
+    marshal_cursor_set(first, &cache, evicted);
+    auto init = marshal_cursor_init(proto::Point16{5, 6}, proto::CursorTrail{2, 3}, false, alpha_shape(2, 16), &cache,
+                                    evicted);
+    EXPECT_EQ(evicted, (std::vector<std::uint64_t>{1}));
+    auto parsed = wire::demarshal_as<wire::MsgCursorInit>(init.body);
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(parsed->position, (proto::Point16{5, 6}));
+    EXPECT_EQ(parsed->trail_length, 2u);
+    EXPECT_EQ(parsed->trail_frequency, 3u);
+    EXPECT_EQ(parsed->visible, 0u);
+    EXPECT_EQ(parsed->cursor_flags, wire::wirecodec::kCursorCacheMe);
+    auto inval = wire::demarshal_as<wire::MsgCursorInvalOne>(marshal_cursor_inval_one(1).body);
+    ASSERT_TRUE(inval.ok());
+    EXPECT_EQ(inval->id, 1u);
+}
+
 }  // namespace
 }  // namespace qxlbox::server

@@ -5,13 +5,12 @@
 
 #include <random>
 
-#include "server/byte_io.h"
-#include "server/spice_constants.h"
 #include "tests/server/server_test_support.h"
 
 namespace qxlbox::server {
 namespace {
 
+namespace wire = proto::wire;
 using namespace std::chrono_literals;
 using test::RawClient;
 
@@ -29,22 +28,33 @@ void expect_next_client_works(const test::LoggedServer& s) {
     EXPECT_NE(test::open_session(next, s.server->port()), 0u);
 }
 
+// A link header with chosen fields, as a hostile client may send it.
 std::vector<std::uint8_t> link_header(std::uint32_t magic, std::uint32_t major, std::uint32_t size) {
-    ByteWriter w;
-    w.u32(magic);
-    w.u32(major);
-    w.u32(2);
-    w.u32(size);
-    return w.take();
+    std::vector<std::uint8_t> out;
+    wire::put_le(out, magic);
+    wire::put_le(out, major);
+    wire::put_le<std::uint32_t>(out, 2);
+    wire::put_le(out, size);
+    return out;
 }
 
+std::vector<std::uint8_t> main_link_mess() {
+    wire::LinkMess mess;
+    mess.channel_type = wire::ChannelType::Main;
+    mess.common_caps = wire::default_common_caps();
+    return wire::marshal_link_mess(mess);
+}
+
+// Reads the whole link reply (header, reply, caps) and returns its error code.
 std::uint32_t reply_error(RawClient& c) {
-    auto hdr = c.read_exact(16, 2s);
+    auto hdr = c.read_exact(wire::kLinkHeaderBytes, 2s);
     if (!hdr) return 0xffffffff;
-    auto body = c.read_exact(178, 2s);
+    auto header = wire::parse_link_header(*hdr);
+    if (!header || header->size > wire::kMaxLinkSizeBytes) return 0xfffffffc;
+    auto body = c.read_exact(header->size, 2s);
     if (!body) return 0xfffffffe;
-    ByteReader r(*body);
-    return r.u32();
+    auto reply = wire::parse_link_reply(*body);
+    return reply ? static_cast<std::uint32_t>(reply->error) : 0xfffffffd;
 }
 
 TEST(HostileClient, TruncatedLinkIsDroppedAfterTimeout) {
@@ -52,7 +62,7 @@ TEST(HostileClient, TruncatedLinkIsDroppedAfterTimeout) {
     ASSERT_TRUE(s.server);
     RawClient c;
     ASSERT_TRUE(c.connect(s.server->port()));
-    auto hdr = link_header(spice::kLinkMagic, 2, 30);
+    auto hdr = link_header(wire::kLinkMagic, 2, 30);
     hdr.resize(10);
     ASSERT_TRUE(c.send_bytes(hdr));
     EXPECT_TRUE(c.wait_closed(3s));
@@ -66,7 +76,7 @@ TEST(HostileClient, TruncatedLinkFollowedByCloseIsLogged) {
     {
         RawClient c;
         ASSERT_TRUE(c.connect(s.server->port()));
-        auto mess = build_link_mess(0, spice::ChannelType::Main, 0, {0xb}, {});
+        auto mess = main_link_mess();
         mess.resize(mess.size() - 5);
         ASSERT_TRUE(c.send_bytes(mess));
     }
@@ -80,9 +90,9 @@ TEST(HostileClient, WrongMagicGetsInvalidMagicReply) {
     RawClient c;
     ASSERT_TRUE(c.connect(s.server->port()));
     ASSERT_TRUE(c.send_bytes(link_header(0x50545448, 2, 18)));  // "HTTP"
-    EXPECT_EQ(reply_error(c), static_cast<std::uint32_t>(spice::LinkError::InvalidMagic));
+    EXPECT_EQ(reply_error(c), static_cast<std::uint32_t>(wire::LinkError::InvalidMagic));
     EXPECT_TRUE(c.wait_closed(2s));
-    EXPECT_TRUE(s.log_contains("bad link magic"));
+    EXPECT_TRUE(s.log_contains("link refused (INVALID_MAGIC)"));
     expect_next_client_works(s);
 }
 
@@ -91,8 +101,8 @@ TEST(HostileClient, WrongMajorVersionGetsVersionMismatch) {
     ASSERT_TRUE(s.server);
     RawClient c;
     ASSERT_TRUE(c.connect(s.server->port()));
-    ASSERT_TRUE(c.send_bytes(link_header(spice::kLinkMagic, 1, 18)));
-    EXPECT_EQ(reply_error(c), static_cast<std::uint32_t>(spice::LinkError::VersionMismatch));
+    ASSERT_TRUE(c.send_bytes(link_header(wire::kLinkMagic, 1, 18)));
+    EXPECT_EQ(reply_error(c), static_cast<std::uint32_t>(wire::LinkError::VersionMismatch));
     EXPECT_TRUE(c.wait_closed(2s));
     expect_next_client_works(s);
 }
@@ -102,10 +112,10 @@ TEST(HostileClient, InconsistentCapsGetInvalidData) {
     ASSERT_TRUE(s.server);
     RawClient c;
     ASSERT_TRUE(c.connect(s.server->port()));
-    auto mess = build_link_mess(0, spice::ChannelType::Main, 0, {0xb}, {});
+    auto mess = main_link_mess();
     mess[16 + 6] = 0xff;  // num_common_caps far beyond the message
     ASSERT_TRUE(c.send_bytes(mess));
-    EXPECT_EQ(reply_error(c), static_cast<std::uint32_t>(spice::LinkError::InvalidData));
+    EXPECT_EQ(reply_error(c), static_cast<std::uint32_t>(wire::LinkError::InvalidData));
     expect_next_client_works(s);
 }
 
@@ -114,14 +124,13 @@ TEST(HostileClient, UndecryptableTicketIsPermissionDenied) {
     ASSERT_TRUE(s.server);
     RawClient c;
     ASSERT_TRUE(c.connect(s.server->port()));
-    ASSERT_TRUE(c.send_bytes(build_link_mess(0, spice::ChannelType::Main, 0, {0xb}, {})));
+    ASSERT_TRUE(c.send_bytes(main_link_mess()));
     ASSERT_EQ(reply_error(c), 0u);
-    c.read_exact(4 * 2, 2s);  // the reply's caps
-    ByteWriter w;
-    w.u32(1);
+    std::vector<std::uint8_t> ticket;
+    wire::put_le(ticket, wire::kAuthMechanismSpice);
     std::mt19937 rng(1);
-    for (int i = 0; i < 128; ++i) w.u8(static_cast<std::uint8_t>(rng()));
-    ASSERT_TRUE(c.send_bytes(w.take()));
+    for (std::size_t i = 0; i < wire::kEncryptedTicketBytes; ++i) ticket.push_back(static_cast<std::uint8_t>(rng()));
+    ASSERT_TRUE(c.send_bytes(ticket));
     auto result = c.read_exact(4, 2s);
     ASSERT_TRUE(result);
     EXPECT_EQ((*result)[0], 7);
@@ -137,7 +146,7 @@ TEST(HostileClient, WrongPasswordIsPermissionDenied) {
     ASSERT_TRUE(s.server);
     RawClient c;
     ASSERT_TRUE(c.connect(s.server->port()));
-    EXPECT_EQ(c.link(spice::ChannelType::Main, 0, "wrong"), 7u);
+    EXPECT_EQ(c.link(wire::ChannelType::Main, 0, "wrong"), 7u);
     EXPECT_TRUE(s.wait_log("wrong password", 2s));
     RawClient next;
     EXPECT_NE(test::open_session(next, s.server->port(), "right"), 0u);
@@ -148,9 +157,8 @@ TEST(HostileClient, UnknownAuthMechanismIsRefused) {
     ASSERT_TRUE(s.server);
     RawClient c;
     ASSERT_TRUE(c.connect(s.server->port()));
-    ASSERT_TRUE(c.send_bytes(build_link_mess(0, spice::ChannelType::Main, 0, {0xb}, {})));
+    ASSERT_TRUE(c.send_bytes(main_link_mess()));
     ASSERT_EQ(reply_error(c), 0u);
-    c.read_exact(8, 2s);
     ASSERT_TRUE(c.send_bytes({2, 0, 0, 0}));  // SASL
     auto result = c.read_exact(4, 2s);
     ASSERT_TRUE(result);
@@ -164,7 +172,7 @@ TEST(HostileClient, ChannelLinkWithUnknownSessionIdIsRefused) {
     ASSERT_TRUE(s.server);
     RawClient c;
     ASSERT_TRUE(c.connect(s.server->port()));
-    EXPECT_EQ(c.link(spice::ChannelType::Display, 12345, ""), 8u);
+    EXPECT_EQ(c.link(wire::ChannelType::Display, 12345, ""), 8u);
     expect_next_client_works(s);
 }
 
@@ -173,7 +181,12 @@ TEST(HostileClient, UnavailableChannelIsClosedWithoutReply) {
     ASSERT_TRUE(s.server);
     RawClient c;
     ASSERT_TRUE(c.connect(s.server->port()));
-    ASSERT_TRUE(c.send_bytes(build_link_mess(0, static_cast<spice::ChannelType>(5), 0, {0xb}, {})));
+    wire::LinkMess mess;
+    mess.channel_type = wire::ChannelType::Playback;
+    mess.common_caps = wire::default_common_caps();
+    ASSERT_TRUE(c.send_bytes(wire::marshal_link_mess(mess)));
+    // Closed without a link reply, as spice-server does (spec §10c).
+    EXPECT_FALSE(c.read_exact(1, 2s));
     EXPECT_TRUE(c.wait_closed(2s));
     EXPECT_TRUE(s.log_contains("unavailable channel"));
     expect_next_client_works(s);
@@ -184,10 +197,9 @@ TEST(HostileClient, OversizeMessageDisconnects) {
     ASSERT_TRUE(s.server);
     RawClient main;
     ASSERT_NE(test::open_session(main, s.server->port()), 0u);
-    ByteWriter w;
-    w.u16(spice::main_msgc::kAgentData);
-    w.u32(1u << 30);
-    ASSERT_TRUE(main.send_bytes(w.take()));
+    std::vector<std::uint8_t> header;
+    wire::append_header(header, true, wire::DataHeader{0, wire::MsgcMainAgentData::kType, 1u << 30, 0});
+    ASSERT_TRUE(main.send_bytes(header));
     EXPECT_TRUE(main.wait_closed(2s));
     EXPECT_TRUE(s.wait_log("oversize message", 1s));
     expect_next_client_works(s);
@@ -200,10 +212,10 @@ TEST(HostileClient, DisplayMessageOverTheDisplayLimitDisconnects) {
     auto sid = test::open_session(main, s.server->port());
     RawClient display;
     ASSERT_TRUE(display.connect(s.server->port()));
-    ASSERT_EQ(display.link(spice::ChannelType::Display, sid, ""), 0u);
-    ASSERT_TRUE(display.send_msg(spice::display_msgc::kInit, std::vector<std::uint8_t>(1025, 0)));
+    ASSERT_EQ(display.link(wire::ChannelType::Display, sid, ""), 0u);
+    ASSERT_TRUE(display.send_msg(wire::MsgcDisplayInit::kType, std::vector<std::uint8_t>(1025, 0)));
     EXPECT_TRUE(display.wait_closed(2s));
-    EXPECT_TRUE(s.wait_log("limit 1024", 1s));
+    EXPECT_TRUE(s.wait_log("limit of 1024", 1s));
 }
 
 TEST(HostileClient, UnknownMessageTypeDisconnects) {
@@ -217,12 +229,40 @@ TEST(HostileClient, UnknownMessageTypeDisconnects) {
     expect_next_client_works(s);
 }
 
+TEST(HostileClient, DefinedButUnservedMessageDisconnects) {
+    // MAIN_CLIENT_INFO is in the protocol, but spice-server drops clients that send it (§10c).
+    auto s = test::start_server(quick_config());
+    ASSERT_TRUE(s.server);
+    RawClient main;
+    ASSERT_NE(test::open_session(main, s.server->port()), 0u);
+    ASSERT_TRUE(main.send(wire::MsgcMainClientInfo{1 << 20}));
+    EXPECT_TRUE(main.wait_closed(2s));
+    EXPECT_TRUE(s.wait_log("unhandled main message type 101 (MAIN_CLIENT_INFO)", 1s));
+    expect_next_client_works(s);
+}
+
+TEST(HostileClient, ArrayCountBeyondTheBodyDisconnects) {
+    auto s = test::start_server(quick_config());
+    ASSERT_TRUE(s.server);
+    RawClient main;
+    auto sid = test::open_session(main, s.server->port());
+    RawClient display;
+    ASSERT_TRUE(display.connect(s.server->port()));
+    ASSERT_EQ(display.link(wire::ChannelType::Display, sid, ""), 0u);
+    ASSERT_TRUE(display.send(wire::MsgcDisplayInit{}));
+    // PREFERRED_VIDEO_CODEC_TYPE claiming 200 codecs in a 3-byte body.
+    ASSERT_TRUE(display.send_msg(wire::MsgcDisplayPreferredVideoCodecType::kType, {200, 1, 2}));
+    EXPECT_TRUE(display.wait_closed(2s));
+    EXPECT_TRUE(s.wait_log("truncated message type 105", 1s));
+    expect_next_client_works(s);
+}
+
 TEST(HostileClient, TruncatedMessageBodyDisconnects) {
     auto s = test::start_server(quick_config());
     ASSERT_TRUE(s.server);
     RawClient main;
     ASSERT_NE(test::open_session(main, s.server->port()), 0u);
-    ASSERT_TRUE(main.send_msg(spice::main_msgc::kMouseModeRequest, {1}));  // needs 2 bytes
+    ASSERT_TRUE(main.send_msg(wire::MsgcMainMouseModeRequest::kType, {1}));  // needs 2 bytes
     EXPECT_TRUE(main.wait_closed(2s));
     EXPECT_TRUE(s.wait_log("truncated message", 1s));
     expect_next_client_works(s);
@@ -245,8 +285,8 @@ TEST(HostileClient, ClientThatNeverReadsIsDropped) {
     ASSERT_TRUE(display.connect(s.server->port()));
     int small = 4096;
     ::setsockopt(display.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    ASSERT_EQ(display.link(spice::ChannelType::Display, sid, ""), 0u);
-    ASSERT_TRUE(display.send_msg(spice::display_msgc::kInit, std::vector<std::uint8_t>(14, 0)));
+    ASSERT_EQ(display.link(wire::ChannelType::Display, sid, ""), 0u);
+    ASSERT_TRUE(display.send_msg(wire::MsgcDisplayInit::kType, std::vector<std::uint8_t>(14, 0)));
     EXPECT_TRUE(s.wait_log("client does not read", 5s));
     EXPECT_TRUE(display.wait_closed(5s)) << [&] {
         std::lock_guard lock(*s.log_m);
@@ -257,9 +297,9 @@ TEST(HostileClient, ClientThatNeverReadsIsDropped) {
     // The session's main channel is unaffected, and a new display link works.
     RawClient display2;
     ASSERT_TRUE(display2.connect(s.server->port()));
-    ASSERT_EQ(display2.link(spice::ChannelType::Display, sid, ""), 0u);
-    ASSERT_TRUE(display2.send_msg(spice::display_msgc::kInit, std::vector<std::uint8_t>(14, 0)));
-    EXPECT_TRUE(display2.wait_msg(spice::display_msg::kSurfaceCreate, 5s));
+    ASSERT_EQ(display2.link(wire::ChannelType::Display, sid, ""), 0u);
+    ASSERT_TRUE(display2.send_msg(wire::MsgcDisplayInit::kType, std::vector<std::uint8_t>(14, 0)));
+    EXPECT_TRUE(display2.wait_msg(wire::MsgDisplaySurfaceCreate::kType, 5s));
 }
 
 TEST(HostileClient, DisplayWithoutInitIsDropped) {
@@ -269,7 +309,7 @@ TEST(HostileClient, DisplayWithoutInitIsDropped) {
     auto sid = test::open_session(main, s.server->port());
     RawClient display;
     ASSERT_TRUE(display.connect(s.server->port()));
-    ASSERT_EQ(display.link(spice::ChannelType::Display, sid, ""), 0u);
+    ASSERT_EQ(display.link(wire::ChannelType::Display, sid, ""), 0u);
     EXPECT_TRUE(display.wait_closed(3s));
     EXPECT_TRUE(s.log_contains("no DISPLAY_INIT"));
 }

@@ -9,8 +9,6 @@
 #include <cstring>
 #include <thread>
 
-#include "server/byte_io.h"
-#include "server/spice_constants.h"
 
 namespace qxlbox::server::test {
 
@@ -242,7 +240,9 @@ bool RawClient::send_bytes(const std::vector<std::uint8_t>& bytes) {
 
 std::optional<std::vector<std::uint8_t>> RawClient::read_exact(std::size_t n, std::chrono::milliseconds timeout) {
     std::vector<std::uint8_t> out(n);
-    std::size_t got = 0;
+    std::size_t got = std::min(n, pending_.size());
+    std::copy_n(pending_.begin(), got, out.begin());
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(got));
     auto end = std::chrono::steady_clock::now() + timeout;
     while (got < n) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
@@ -268,53 +268,49 @@ bool RawClient::wait_closed(std::chrono::milliseconds timeout) {
     return false;
 }
 
-std::optional<std::uint32_t> RawClient::link(spice::ChannelType type, std::uint32_t connection_id,
-                                             const std::string& password, std::vector<std::uint32_t> channel_caps) {
-    std::vector<std::uint32_t> common;
-    set_cap(common, spice::kCapAuthSelection);
-    set_cap(common, spice::kCapAuthSpice);
-    set_cap(common, spice::kCapMiniHeader);
-    if (!send_bytes(build_link_mess(connection_id, type, 0, common, channel_caps))) return std::nullopt;
-    auto hdr = read_exact(16, std::chrono::seconds(5));
-    if (!hdr) return std::nullopt;
-    ByteReader hr(*hdr);
-    hr.u32();
-    hr.u32();
-    hr.u32();
-    std::uint32_t size = hr.u32();
-    auto reply = read_exact(size, std::chrono::seconds(5));
-    if (!reply || reply->size() < spice::kLinkReplySize) return std::nullopt;
-    ByteReader rr(*reply);
-    std::uint32_t error = rr.u32();
-    if (error != 0) return error;
-    std::vector<std::uint8_t> der(reply->begin() + 4, reply->begin() + 4 + spice::kPubKeySize);
-    ByteWriter w;
-    w.u32(spice::kAuthMechanismSpice);
-    auto ticket = encrypt_ticket(der, password);
-    w.bytes(ticket);
-    if (!send_bytes(w.take())) return std::nullopt;
-    auto result = read_exact(4, std::chrono::seconds(5));
-    if (!result) return std::nullopt;
-    ByteReader res(*result);
-    return res.u32();
+std::optional<std::uint32_t> RawClient::link(proto::wire::ChannelType type, std::uint32_t connection_id,
+                                             const std::string& password, proto::wire::CapabilitySet channel_caps) {
+    namespace wire = proto::wire;
+    wire::LinkClientConfig cfg;
+    cfg.connection_id = connection_id;
+    cfg.channel_type = type;
+    cfg.channel_caps = std::move(channel_caps);
+    cfg.password = password;
+    wire::LinkClient link(std::move(cfg));
+    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    std::vector<std::uint8_t> buf(4096);
+    for (;;) {
+        auto out = link.take_output();
+        if (!out.empty() && !send_bytes(out)) return std::nullopt;
+        if (link.state() == wire::LinkClient::State::Linked) {
+            pending_ = link.take_leftover();
+            return 0u;
+        }
+        if (link.state() == wire::LinkClient::State::Failed) {
+            if (link.failure() == wire::LinkError::Ok) return std::nullopt;  // our side failed
+            return static_cast<std::uint32_t>(link.failure());
+        }
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return std::nullopt;
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+        ssize_t r = ::recv(fd_, buf.data(), buf.size(), 0);
+        if (r <= 0) return std::nullopt;
+        link.feed(wire::ByteView(buf.data(), static_cast<std::size_t>(r)));
+    }
 }
 
 bool RawClient::send_msg(std::uint16_t type, const std::vector<std::uint8_t>& body) {
-    ByteWriter w;
-    w.u16(type);
-    w.u32(static_cast<std::uint32_t>(body.size()));
-    w.bytes(body);
-    return send_bytes(w.take());
+    return send_bytes(proto::wire::frame_message(true, 0, type, body));
 }
 
 std::optional<RawClient::Msg> RawClient::read_msg(std::chrono::milliseconds timeout) {
-    auto hdr = read_exact(6, timeout);
+    auto hdr = read_exact(proto::wire::kMiniHeaderBytes, timeout);
     if (!hdr) return std::nullopt;
-    ByteReader r(*hdr);
     Msg m;
-    m.type = r.u16();
-    std::uint32_t size = r.u32();
-    if (size > (64u << 20)) return std::nullopt;
+    m.type = proto::wire::load_le<std::uint16_t>(hdr->data());
+    auto size = proto::wire::load_le<std::uint32_t>(hdr->data() + 2);
+    if (size > proto::wire::kMaxServerMessageBytes) return std::nullopt;
     auto body = read_exact(size, timeout);
     if (!body) return std::nullopt;
     m.body = std::move(*body);
@@ -334,12 +330,10 @@ std::optional<RawClient::Msg> RawClient::wait_msg(std::uint16_t type, std::chron
 
 std::uint32_t open_session(RawClient& main, std::uint16_t port, const std::string& password) {
     if (!main.connect(port)) return 0;
-    auto result = main.link(spice::ChannelType::Main, 0, password);
+    auto result = main.link(proto::wire::ChannelType::Main, 0, password);
     if (!result || *result != 0) return 0;
-    auto init = main.wait_msg(spice::main_msg::kInit, std::chrono::seconds(5));
-    if (!init || init->body.size() < 32) return 0;
-    ByteReader r(init->body);
-    return r.u32();
+    auto init = main.wait<proto::wire::MsgMainInit>(std::chrono::seconds(5));
+    return init ? init->session_id : 0;
 }
 
 }  // namespace qxlbox::server::test

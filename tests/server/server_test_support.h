@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "protocol/display_interface.h"
-#include "server/link.h"
+#include "protocol/wire/header.h"
+#include "protocol/wire/link.h"
+#include "protocol/wire/messages.h"
 #include "server/spice_server.h"
 
 namespace qxlbox::server::test {
@@ -75,7 +77,9 @@ struct LoggedServer {
 };
 LoggedServer start_server(ServerConfig cfg = {});
 
-// A blocking SPICE client over a raw socket with receive timeouts.
+// A blocking SPICE client over a raw socket with receive timeouts. It links with
+// protocol/wire's LinkClient and speaks mini headers; messages are marshalled from the same
+// definitions the server uses, but raw bytes can be sent too.
 class RawClient {
 public:
     ~RawClient();
@@ -87,9 +91,14 @@ public:
     bool wait_closed(std::chrono::milliseconds timeout);
 
     // Full link for `type`; returns the link result (nullopt on a protocol failure).
-    std::optional<std::uint32_t> link(spice::ChannelType type, std::uint32_t connection_id,
-                                      const std::string& password, std::vector<std::uint32_t> channel_caps = {});
+    std::optional<std::uint32_t> link(proto::wire::ChannelType type, std::uint32_t connection_id,
+                                      const std::string& password, proto::wire::CapabilitySet channel_caps = {});
     bool send_msg(std::uint16_t type, const std::vector<std::uint8_t>& body);
+    template <proto::wire::MessageDef M>
+    bool send(const M& msg) {
+        auto body = proto::wire::marshal(msg);
+        return body && send_msg(M::kType, *body);
+    }
     struct Msg {
         std::uint16_t type = 0;
         std::vector<std::uint8_t> body;
@@ -97,6 +106,15 @@ public:
     std::optional<Msg> read_msg(std::chrono::milliseconds timeout);
     // Reads messages until one of `type` arrives (answering nothing); nullopt on timeout.
     std::optional<Msg> wait_msg(std::uint16_t type, std::chrono::milliseconds timeout);
+    // wait_msg for M's type, demarshalled; nullopt on timeout or a malformed body.
+    template <proto::wire::MessageDef M>
+    std::optional<M> wait(std::chrono::milliseconds timeout) {
+        auto m = wait_msg(M::kType, timeout);
+        if (!m) return std::nullopt;
+        auto parsed = proto::wire::demarshal_as<M>(m->body);
+        if (!parsed) return std::nullopt;
+        return std::move(parsed).value();
+    }
     int fd() const { return fd_; }
     void close();
     RawClient() = default;
@@ -105,6 +123,7 @@ public:
 
 private:
     int fd_ = -1;
+    std::vector<std::uint8_t> pending_;  // read past the link stage, not yet consumed
 };
 
 // Main link + MAIN_INIT; returns the session id (0 on failure).

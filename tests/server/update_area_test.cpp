@@ -123,8 +123,8 @@ TEST(Backpressure, FullPipeRefusesPushesAndWakesTheDeviceLater) {
     ASSERT_NE(sid, 0u);
     test::RawClient display;
     ASSERT_TRUE(display.connect(s.server->port()));
-    ASSERT_EQ(display.link(spice::ChannelType::Display, sid, ""), 0u);
-    ASSERT_TRUE(display.send_msg(101, std::vector<std::uint8_t>(14, 0)));
+    ASSERT_EQ(display.link(proto::wire::ChannelType::Display, sid, ""), 0u);
+    ASSERT_TRUE(display.send(proto::wire::MsgcDisplayInit{}));
     int accepted = 0, refused = 0;
     for (int i = 0; i < 2000 && refused == 0; ++i) {
         // Non-overlapping fills so the display tree cannot drop any of them.
