@@ -146,6 +146,7 @@ int run_guest(const RunOptions& o) {
         if (!parse_spice_options(o.spice, eo.spice, error)) return fail(error);
     }
     if (!o.password.empty()) eo.spice.password = o.password;
+    eo.builtin_client = !o.no_client;
     // Without --spice the only peer is the built-in client; its connects are not news.
     if (!eo.spice_requested && !cfg.trace.spice) eo.spice.log = [](const std::string&) {};
 

@@ -80,6 +80,7 @@ std::unique_ptr<Emulator> Emulator::create(EmulatorOptions options, std::string&
     if (!options.spice_requested) {
         spice.addr = "127.0.0.1";
         spice.port = 0;
+        spice.listen = options.builtin_client;
     }
     emu->server_ = server::SpiceServer::start(spice, &error);
     if (!emu->server_) return nullptr;

@@ -2,8 +2,8 @@
 // 00:02.0, the VDIPort agent device at 00:05.0, and the SPICE server that consumes both.
 //
 // The server is always there, as libspice-server always is behind QEMU's qxl: it renders
-// UPDATE_AREA for the guest even when no client is connected. Without `--spice` it listens on
-// an ephemeral loopback port that nothing is told about.
+// UPDATE_AREA for the guest even when no client is connected. Without `--spice` it listens
+// only for the built-in client (an ephemeral loopback port); with neither it opens no socket.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +25,7 @@ struct EmulatorOptions {
     bool vdiport = true;
     server::ServerConfig spice;
     bool spice_requested = false;  // --spice given: listen where asked and say so
+    bool builtin_client = false;   // the in-process client will connect (needs a listener)
 };
 
 class Emulator {

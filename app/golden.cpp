@@ -82,6 +82,7 @@ Run run_scenario(const scenario::CompileResult& compiled, const std::string& mod
     };
     eo.board.debugcon_out = [](std::uint8_t) {};
     eo.spice.log = [](const std::string&) {};
+    eo.builtin_client = true;
     std::unique_ptr<Emulator> emu = Emulator::create(eo, run.error);
     if (!emu) return run;
     const machine::MultibootLoadResult loaded = emu->board().load_multiboot(builtin_guest_image(compiled.module, module_name));
