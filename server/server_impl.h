@@ -68,13 +68,12 @@ using WorkerItem = std::variant<proto::DisplayCommand, proto::CursorCommand, std
                                 std::shared_ptr<SyncRequest>, MonitorsUpdate, DisplayClientInit, CursorClientInit,
                                 ClientGone>;
 
-// Items on the worker's pipe to the display client, in order.
-using PipeItem = std::variant<DrawablePtr, OutMessage>;
-
 struct WorkerState {
     std::map<std::uint32_t, proto::SurfaceCreate> surfaces;
     DisplayTree tree;
-    std::deque<PipeItem> pipe;
+    // Messages for the display client, marshalled when the worker took their command and
+    // not yet handed to the I/O thread. Marshalled, they hold no command alive.
+    std::deque<OutMessage> pipe;
     std::uint64_t display_generation = 0;  // 0 = no display client
     bool monitors_cap = false;
     PixmapCache pixmap_cache;
@@ -156,6 +155,7 @@ struct SpiceServer::Impl {
     void worker_display_connect(const DisplayClientInit& init);
     void worker_cursor_connect(const CursorClientInit& init);
     void worker_send_pipe();
+    void worker_marshal_draw(Drawable& d);
     bool worker_pipe_full() const;
     void worker_push_display(OutMessage msg);
     void worker_push_cursor(OutMessage msg);
