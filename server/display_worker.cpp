@@ -10,11 +10,14 @@
 // Determinism rule (display_interface.h, "Determinism"): only the worker's processing of
 // the dispatcher's items may release a command or write guest memory, never the client's
 // progress. So a drawable is marshalled when taken, not when the socket has room (a slow
-// client holds bytes, not commands); the I/O thread's events (connect, disconnect) touch
-// only the pipe and the caches; and each item is reported finished to the dispatcher only
-// after it is destroyed, which is what SpiceServer::quiesce() waits for. Back-pressure
-// comes from the pipe: while it holds pipe_limit messages the dispatcher is held and the
-// device's pushes are refused; the worker still processes whatever was already queued.
+// client holds bytes, not commands); a client's connect and disconnect reset the pipe and
+// the caches and may read guest memory for the connect image, but never release nor write
+// it; and each item is reported finished to the dispatcher only after it is destroyed,
+// which is what SpiceServer::quiesce() waits for. Back-pressure comes from the pipe: while
+// it holds pipe_limit messages the dispatcher is held and the device's pushes are refused;
+// the worker still processes whatever was already queued, so quiesce() never waits for the
+// client. A client that keeps up never fills the pipe, so with one connected the guest's
+// timeline is still the same as without.
 #include <algorithm>
 #include <cstring>
 
