@@ -5,7 +5,9 @@
 // one finished once it is handled and destroyed. Items that carry device commands are
 // "bounded": post_bounded() refuses once `limit` of them wait, or while the worker holds
 // the queue (set_held: its client pipe is full), and the device keeps the command in its
-// ring (the guest waits). A refusal is remembered so the worker can call
+// ring (the guest waits). A held queue gets a grace period first, so a client that falls
+// behind for a moment (a descheduled process) slows the host run instead of changing the
+// guest's timeline. A refusal is remembered so the worker can call
 // DisplayDevice::wakeup() when room appears. Control items (synchronous requests, client
 // events) are never refused: they are few and a producer waits for each.
 //
@@ -33,8 +35,13 @@ public:
     explicit Dispatcher(std::size_t limit) : limit_(limit) {}
 
     // False (item untouched) when `limit` bounded items already wait or the queue is held.
+    // A held queue is first given the hold grace to be let go, once per episode: after a
+    // refusal, posts are refused at once until take_wakeup() has reported room again.
     bool post_bounded(Item& item) {
-        std::lock_guard lock(m_);
+        std::unique_lock lock(m_);
+        if (held_ && !refused_ && hold_grace_.count() > 0) {
+            held_cv_.wait_for(lock, hold_grace_, [&] { return stop_ || !held_; });
+        }
         if (bounded_ >= limit_ || held_) {
             refused_ = true;
             return false;
@@ -69,8 +76,16 @@ public:
     }
     // While held, post_bounded() refuses (the worker's client pipe is full).
     void set_held(bool held) {
+        {
+            std::lock_guard lock(m_);
+            held_ = held;
+        }
+        if (!held) held_cv_.notify_all();
+    }
+    // How long post_bounded() waits for a held queue to be let go before refusing.
+    void set_hold_grace(std::chrono::milliseconds grace) {
         std::lock_guard lock(m_);
-        held_ = held;
+        hold_grace_ = grace;
     }
 
     // Next item, waiting up to `timeout`. With take_bounded false only control items are
@@ -105,6 +120,7 @@ public:
         stop_ = true;
         cv_.notify_all();
         idle_cv_.notify_all();
+        held_cv_.notify_all();
     }
     void notify() { cv_.notify_all(); }
     std::size_t bounded_size() const {
@@ -121,6 +137,7 @@ private:
     mutable std::mutex m_;
     std::condition_variable cv_;
     std::condition_variable idle_cv_;
+    std::condition_variable held_cv_;
     std::deque<Entry> q_;
     std::size_t limit_;
     std::size_t bounded_ = 0;
@@ -130,6 +147,7 @@ private:
     int idle_waiters_ = 0;
     bool refused_ = false;
     bool held_ = false;
+    std::chrono::milliseconds hold_grace_{0};
     bool stop_ = false;
 };
 

@@ -14,10 +14,11 @@
 // the caches and may read guest memory for the connect image, but never release nor write
 // it; and each item is reported finished to the dispatcher only after it is destroyed,
 // which is what SpiceServer::quiesce() waits for. Back-pressure comes from the pipe: while
-// it holds pipe_limit messages the dispatcher is held and the device's pushes are refused;
-// the worker still processes whatever was already queued, so quiesce() never waits for the
-// client. A client that keeps up never fills the pipe, so with one connected the guest's
-// timeline is still the same as without.
+// it holds pipe_limit messages the dispatcher is held, and the device's pushes are refused
+// once the hold outlasts a grace period; the worker still processes whatever was already
+// queued, so quiesce() never waits for the client. A client that keeps up (allowing for
+// a moment's delay) never causes a refusal, so with one connected the guest's timeline is
+// the same as without.
 #include <algorithm>
 #include <cstring>
 

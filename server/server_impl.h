@@ -88,7 +88,12 @@ struct WorkerState {
 };
 
 struct SpiceServer::Impl {
-    explicit Impl(ServerConfig c) : cfg(std::move(c)), dispatcher(cfg.command_queue_limit) {}
+    explicit Impl(ServerConfig c) : cfg(std::move(c)), dispatcher(cfg.command_queue_limit) {
+        dispatcher.set_hold_grace(kPipeFullGrace);
+    }
+    // How long a push waits for a full client pipe to drain before it is refused: longer than
+    // a loaded host deschedules a client that otherwise keeps up, far below stall_timeout.
+    static constexpr std::chrono::milliseconds kPipeFullGrace{1000};
 
     ServerConfig cfg;
     std::unique_ptr<TicketKey> key;

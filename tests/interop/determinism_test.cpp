@@ -2,11 +2,14 @@
 // tests/scenario/ runs twice, on a small pool of concurrent runs so the two see different host
 // load, and both runs must print the same serial output and the same --trace-hash (the QXL
 // device-boundary events with their virtual times). The forever demo is compared up to a
-// virtual-time limit. Negative checks: a scenario that differs in one colour gives a
+// virtual-time limit, and once more with a SPICE client connected, which must not change the
+// trace either (a client that keeps up never reaches the guest). Negative checks: a scenario that differs in one colour gives a
 // different hash, and so does a different scenario.
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,26 +76,8 @@ struct Job {
     RunResult result;
 };
 
-// One `qxlbox run` with the serial output and the trace hash going to files in a fresh
-// directory; killed by its PID at the deadline.
-RunResult run_qxlbox(const fs::path& scenario, double max_seconds) {
-    RunResult run;
-    TempDir dir;
-    if (dir.path().empty()) {
-        run.diagnostics = "cannot create a temporary directory";
-        return run;
-    }
-    const fs::path serial = dir.path() / "serial.txt", hash = dir.path() / "hash.txt",
-                   err = dir.path() / "stderr.txt";
-    std::vector<std::string> args = {QXLBOX_EXE,       "run",
-                                     "--kernel",       QXLBOX_GUEST_ELF,
-                                     "--scenario",     scenario.string(),
-                                     "--no-client",    "--clock",
-                                     "virtual",        "--trace-hash",
-                                     hash.string(),    "--serial",
-                                     serial.string(),  "--debugcon",
-                                     "none",           "--max-seconds",
-                                     std::to_string(max_seconds)};
+// Starts `args` with stdin and stdout on /dev/null and stderr into `err`; 0 on failure.
+pid_t spawn(std::vector<std::string> args, const fs::path& err) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -104,33 +89,95 @@ RunResult run_qxlbox(const fs::path& scenario, double max_seconds) {
     pid_t pid = 0;
     const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
+    return rc == 0 ? pid : 0;
+}
+
+// Waits for `pid` until `deadline`, then kills it. The exit status, or -1 when it was
+// killed or died of a signal.
+int wait_exit(pid_t pid, std::chrono::steady_clock::time_point deadline, bool& timed_out) {
+    int status = 0;
+    timed_out = false;
+    for (;;) {
+        const pid_t w = ::waitpid(pid, &status, WNOHANG);
+        if (w == pid) break;
+        if (w < 0) return -1;
+        if (std::chrono::steady_clock::now() >= deadline) {
+            timed_out = true;
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            return -1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::vector<std::string> run_args(const fs::path& scenario, double max_seconds, const fs::path& hash,
+                                  const fs::path& serial) {
+    return {QXLBOX_EXE,      "run",         "--kernel",      QXLBOX_GUEST_ELF, "--scenario",
+            scenario.string(), "--no-client", "--clock",       "virtual",        "--trace-hash",
+            hash.string(),   "--serial",    serial.string(), "--debugcon",     "none",
+            "--max-seconds", std::to_string(max_seconds)};
+}
+
+// One `qxlbox run` with the serial output and the trace hash going to files in a fresh
+// directory; killed at the deadline. With `spice_port` it also listens there and a headless
+// `qxlbox view` client is connected for as long as the guest runs.
+RunResult run_qxlbox(const fs::path& scenario, double max_seconds, int spice_port = 0) {
+    RunResult run;
+    TempDir dir;
+    if (dir.path().empty()) {
+        run.diagnostics = "cannot create a temporary directory";
+        return run;
+    }
+    const fs::path serial = dir.path() / "serial.txt", hash = dir.path() / "hash.txt",
+                   err = dir.path() / "stderr.txt", client_err = dir.path() / "client.txt";
+    auto args = run_args(scenario, max_seconds, hash, serial);
+    if (spice_port != 0) {
+        args.push_back("--spice");
+        args.push_back("port=" + std::to_string(spice_port));
+    }
+    const auto deadline = std::chrono::steady_clock::now() + kRunTimeout;
+    const pid_t pid = spawn(args, err);
+    if (pid == 0) {
         run.diagnostics = std::string("cannot start ") + QXLBOX_EXE;
         return run;
     }
     run.started = true;
-    const auto deadline = std::chrono::steady_clock::now() + kRunTimeout;
-    int status = 0;
-    for (;;) {
-        const pid_t w = ::waitpid(pid, &status, WNOHANG);
-        if (w == pid) break;
-        if (w < 0) {
-            run.diagnostics = "waitpid failed";
-            return run;
-        }
-        if (std::chrono::steady_clock::now() >= deadline) {
-            run.timed_out = true;
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, &status, 0);
-            break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    pid_t client = 0;
+    if (spice_port != 0) {
+        while (read_text(err).find("listening on") == std::string::npos &&
+               std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        client = spawn({QXLBOX_EXE, "view", "--headless", "spice://127.0.0.1:" + std::to_string(spice_port),
+                        "--settle-ms", "600000", "--timeout", "120"},
+                       client_err);
     }
-    if (!run.timed_out && WIFEXITED(status)) run.exit_status = WEXITSTATUS(status);
+    run.exit_status = wait_exit(pid, deadline, run.timed_out);
+    if (client != 0) {
+        ::kill(client, SIGKILL);
+        ::waitpid(client, nullptr, 0);
+    }
     run.serial = read_text(serial);
     run.hash = read_text(hash);
     run.diagnostics += read_text(err);
     return run;
+}
+
+// A loopback TCP port that was free a moment ago (the kernel picks it).
+int free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return 0;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    int port = 0;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+        port = ntohs(addr.sin_port);
+    ::close(fd);
+    return port;
 }
 
 // Runs the jobs on kPoolSize threads, in the given order.
@@ -251,6 +298,19 @@ TEST(Determinism, ForeverDemoIsIdenticalUpToAVirtualTimeLimit) {
     run_pool(jobs);
     expect_identical("demo", jobs[0].result, jobs[1].result);
     EXPECT_EQ(jobs[0].result.exit_status, 6) << "stopped by --max-seconds";
+}
+
+TEST(Determinism, AClientThatKeepsUpDoesNotChangeTheTrace) {
+    const fs::path demo = fs::path(QXLBOX_SCENARIO_DIR) / "demo" / "demo.scn";
+    const int port = free_port();
+    ASSERT_NE(port, 0);
+    RunResult with_client;
+    std::thread t([&] { with_client = run_qxlbox(demo, 60, port); });
+    const RunResult alone = run_qxlbox(demo, 60);
+    t.join();
+    // Not vacuous: the client got its display channel while the guest still ran.
+    ASSERT_NE(with_client.diagnostics.find("display channel linked"), std::string::npos) << with_client.diagnostics;
+    expect_identical("demo with a client", alone, with_client);
 }
 
 }  // namespace

@@ -191,5 +191,38 @@ TEST(DispatcherHeld, HeldQueueRefusesAndReportsAWakeupOnceLetGo) {
     EXPECT_TRUE(d.post_bounded(item));
 }
 
+TEST(DispatcherHeld, APostWaitsTheGraceAndGoesThroughIfLetGoInTime) {
+    Dispatcher<int> d(4);
+    d.set_hold_grace(std::chrono::milliseconds(5000));
+    d.set_held(true);
+    std::thread worker([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        d.set_held(false);
+    });
+    int item = 1;
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(d.post_bounded(item));
+    EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(40));
+    worker.join();
+    EXPECT_FALSE(d.take_wakeup());  // nothing was refused
+}
+
+TEST(DispatcherHeld, AfterOneRefusalAHeldQueueRefusesAtOnce) {
+    Dispatcher<int> d(4);
+    d.set_hold_grace(std::chrono::milliseconds(100));
+    d.set_held(true);
+    int item = 1;
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_FALSE(d.post_bounded(item));
+    EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(90));
+    start = std::chrono::steady_clock::now();
+    EXPECT_FALSE(d.post_bounded(item));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(90));
+    // Let go and reported: the next episode gets its grace again.
+    d.set_held(false);
+    EXPECT_TRUE(d.take_wakeup());
+    EXPECT_TRUE(d.post_bounded(item));
+}
+
 }  // namespace
 }  // namespace qxlbox::server
