@@ -35,8 +35,8 @@
 // - A push is refused only on state that is settled at the push point: after a refusal the
 //   device calls quiesce() and offers once more, so a queue that was merely not yet drained
 //   by the consumer's thread never shows through. What remains is real back-pressure (the
-//   SPICE server's pipe to a client that does not keep up), which is the only way a client
-//   can influence the guest's timeline.
+//   SPICE server's pipe to a client that has fallen behind for longer than a grace period),
+//   which is the only way a client can influence the guest's timeline.
 // - DisplayDevice::wakeup() only makes the device poll sooner; the device also re-offers at
 //   its periodic service point, so a late wakeup changes timing only after a refusal.
 #pragma once
