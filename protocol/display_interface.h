@@ -17,6 +17,28 @@
 //   surface's current pixels (obtained with DisplayDevice::read_surface) and returns the
 //   area; the device writes it into guest memory.
 // - The consumer calls DisplayDevice from any thread; those methods are thread-safe.
+//
+// Determinism (the virtual-clock handshake): a consumer may do its work on other threads,
+// but nothing the guest can observe may depend on how fast those threads run. Hence:
+// - Before the device collects releases (at every scheduled poll and service point, and
+//   after every port write) it calls quiesce() if it handed the consumer anything since the
+//   last call. quiesce() returns once the consumer has finished its own processing of every
+//   command and request handed to it so far: tree insertion, drops of hidden drawables,
+//   rendering triggered by its limits, and writes into guest memory that this causes. Every
+//   release that processing decides has reached its sink by then. So the set of ids the
+//   device collects at a virtual time depends only on what was pushed before that time.
+// - Work a consumer does in response to its own outside events (a network client reading,
+//   acknowledging, connecting) must not release commands nor write guest memory: a
+//   consumer holds a ReleaseRef only as long as its own processing of the command stream
+//   needs it (e.g. the SPICE server marshals a drawable for its client when the worker
+//   takes it, so the socket's progress never keeps a command alive).
+// - A push is refused only on state that is settled at the push point: after a refusal the
+//   device calls quiesce() and offers once more, so a queue that was merely not yet drained
+//   by the consumer's thread never shows through. What remains is real back-pressure (the
+//   SPICE server's pipe to a client that has fallen behind for longer than a grace period),
+//   which is the only way a client can influence the guest's timeline.
+// - DisplayDevice::wakeup() only makes the device poll sooner; the device also re-offers at
+//   its periodic service point, so a late wakeup changes timing only after a refusal.
 #pragma once
 
 #include <cstdint>
@@ -106,6 +128,12 @@ public:
     // Renders every pending drawable of every surface; results come back through
     // DisplayDevice::write_surface_area.
     virtual void flush_surfaces() = 0;
+
+    // The virtual-clock handshake (see the theory of operation): returns once every command
+    // and request handed over so far has been processed as far as the consumer's own threads
+    // take it without outside events, so every release that processing decides has been
+    // queued and every write into guest memory it causes is done. Cheap when idle.
+    virtual void quiesce() = 0;
 
     // Device reset or driver gone: drop surfaces, caches and cursor; release everything.
     virtual void reset() = 0;

@@ -1,4 +1,24 @@
 // The display worker thread: surfaces, display tree, client pipe, caches and rendering.
+//
+// Theory of operation: the worker takes the dispatcher's items in order. A draw is checked,
+// marshalled at once for a connected display client (the message goes on the pipe) and
+// inserted into the display tree, which keeps it, and its ReleaseRef, until it is rendered
+// into guest memory (UPDATE_AREA, FLUSH_SURFACES, OOM, a destroy of a surface it reads, or
+// the max_pending_drawables limit) or hidden by a later opaque drawable. Surface and cursor
+// commands are released as soon as they are handled.
+//
+// Determinism rule (display_interface.h, "Determinism"): only the worker's processing of
+// the dispatcher's items may release a command or write guest memory, never the client's
+// progress. So a drawable is marshalled when taken, not when the socket has room (a slow
+// client holds bytes, not commands); a client's connect and disconnect reset the pipe and
+// the caches and may read guest memory for the connect image, but never release nor write
+// it; and each item is reported finished to the dispatcher only after it is destroyed,
+// which is what SpiceServer::quiesce() waits for. Back-pressure comes from the pipe: while
+// it holds pipe_limit messages the dispatcher is held, and the device's pushes are refused
+// once the hold outlasts a grace period; the worker still processes whatever was already
+// queued, so quiesce() never waits for the client. A client that keeps up (allowing for
+// a moment's delay) never causes a refusal, so with one connected the guest's timeline is
+// the same as without.
 #include <algorithm>
 #include <cstring>
 
@@ -54,19 +74,29 @@ proto::SurfacePixels pixels_of(const proto::Surface& s, const proto::Rect& area)
 
 void SpiceServer::Impl::worker_main() {
     while (!stopping.load()) {
-        bool take_bounded = !worker_pipe_full();
         // Posting wakes the worker at once; the short timeout only matters while the pipe waits
         // for the I/O thread to make room.
         auto timeout = std::chrono::milliseconds(ws.pipe.empty() ? 100 : 5);
-        auto item = dispatcher.pop(timeout, take_bounded);
-        if (item) {
-            worker_handle(*item);
-            if (dispatcher.take_wakeup()) {
-                if (auto* dev = current_device()) dev->wakeup();
+        bool handled = false;
+        {
+            auto item = dispatcher.pop(timeout, true);
+            if (item) {
+                worker_handle(*item);
+                handled = true;
             }
-        }
+        }  // the item, and any ReleaseRef it still carries, is gone before it counts as finished
+        if (handled) dispatcher.finish_one();
         worker_send_pipe();
+        dispatcher.set_held(worker_pipe_full());
+        if (dispatcher.take_wakeup()) {
+            if (auto* dev = current_device()) dev->wakeup();
+        }
     }
+}
+
+void SpiceServer::quiesce() {
+    if (impl_->stopping.load()) return;
+    impl_->dispatcher.wait_idle();
 }
 
 bool SpiceServer::Impl::worker_pipe_full() const {
@@ -178,7 +208,7 @@ void SpiceServer::Impl::worker_display_command(proto::DisplayCommand& cmd) {
         d->sequence = cmd.sequence;
         d->cmd = std::move(*draw);
         d->release = std::move(cmd.release);
-        if (ws.display_generation != 0) ws.pipe.push_back(d);
+        if (ws.display_generation != 0) worker_marshal_draw(*d);
         std::size_t dropped = ws.tree.add(d);
         if (dropped > 0) with_stats([&](ServerStats& s) { s.draws_dropped += dropped; });
         if (ws.tree.total() > cfg.max_pending_drawables) worker_flush_surface(d->cmd.surface_id);
@@ -310,33 +340,31 @@ void SpiceServer::Impl::worker_send_pipe() {
             }
             if (display_out.q.size() >= cfg.channel_out_limit) return;
         }
-        PipeItem item = std::move(ws.pipe.front());
+        OutMessage msg = std::move(ws.pipe.front());
         ws.pipe.pop_front();
-        if (auto* msg = std::get_if<OutMessage>(&item)) {
-            worker_push_display(std::move(*msg));
-            continue;
-        }
-        auto& d = std::get<DrawablePtr>(item);
-        if (d->sent || d->dropped) continue;  // included in a connect image, or hidden
-        d->sent = true;
-        ImageContext ctx;
-        ctx.cache = &ws.pixmap_cache;
-        ctx.allow_lz = cfg.lz_images;
-        auto result = marshal_draw(d->cmd, ctx);
-        if (!result.message) {
-            log("display: drawable " + std::to_string(d->sequence) + " not sent: " + result.error);
-            continue;
-        }
-        if (!ctx.evicted.empty()) worker_push_display(marshal_inval_list(ctx.evicted));
-        worker_push_display(std::move(*result.message));
-        with_stats([&](ServerStats& s) {
-            ++s.draws_sent;
-            s.images_bitmap += ctx.stats.bitmap;
-            s.images_lz += ctx.stats.lz;
-            s.images_from_cache += ctx.stats.from_cache;
-            s.cache_evictions += ctx.evicted.size();
-        });
+        worker_push_display(std::move(msg));
     }
+}
+
+void SpiceServer::Impl::worker_marshal_draw(Drawable& d) {
+    d.sent = true;
+    ImageContext ctx;
+    ctx.cache = &ws.pixmap_cache;
+    ctx.allow_lz = cfg.lz_images;
+    auto result = marshal_draw(d.cmd, ctx);
+    if (!result.message) {
+        log("display: drawable " + std::to_string(d.sequence) + " not sent: " + result.error);
+        return;
+    }
+    if (!ctx.evicted.empty()) ws.pipe.push_back(marshal_inval_list(ctx.evicted));
+    ws.pipe.push_back(std::move(*result.message));
+    with_stats([&](ServerStats& s) {
+        ++s.draws_sent;
+        s.images_bitmap += ctx.stats.bitmap;
+        s.images_lz += ctx.stats.lz;
+        s.images_from_cache += ctx.stats.from_cache;
+        s.cache_evictions += ctx.evicted.size();
+    });
 }
 
 void SpiceServer::Impl::worker_display_connect(const DisplayClientInit& init) {

@@ -68,13 +68,12 @@ using WorkerItem = std::variant<proto::DisplayCommand, proto::CursorCommand, std
                                 std::shared_ptr<SyncRequest>, MonitorsUpdate, DisplayClientInit, CursorClientInit,
                                 ClientGone>;
 
-// Items on the worker's pipe to the display client, in order.
-using PipeItem = std::variant<DrawablePtr, OutMessage>;
-
 struct WorkerState {
     std::map<std::uint32_t, proto::SurfaceCreate> surfaces;
     DisplayTree tree;
-    std::deque<PipeItem> pipe;
+    // Messages for the display client, marshalled when the worker took their command and
+    // not yet handed to the I/O thread. Marshalled, they hold no command alive.
+    std::deque<OutMessage> pipe;
     std::uint64_t display_generation = 0;  // 0 = no display client
     bool monitors_cap = false;
     PixmapCache pixmap_cache;
@@ -89,7 +88,12 @@ struct WorkerState {
 };
 
 struct SpiceServer::Impl {
-    explicit Impl(ServerConfig c) : cfg(std::move(c)), dispatcher(cfg.command_queue_limit) {}
+    explicit Impl(ServerConfig c) : cfg(std::move(c)), dispatcher(cfg.command_queue_limit) {
+        dispatcher.set_hold_grace(kPipeFullGrace);
+    }
+    // How long a push waits for a full client pipe to drain before it is refused: longer than
+    // a loaded host deschedules a client that otherwise keeps up, far below stall_timeout.
+    static constexpr std::chrono::milliseconds kPipeFullGrace{1000};
 
     ServerConfig cfg;
     std::shared_ptr<const proto::wire::RsaKeyPair> key;  // one RSA-1024 pair per server
@@ -156,6 +160,7 @@ struct SpiceServer::Impl {
     void worker_display_connect(const DisplayClientInit& init);
     void worker_cursor_connect(const CursorClientInit& init);
     void worker_send_pipe();
+    void worker_marshal_draw(Drawable& d);
     bool worker_pipe_full() const;
     void worker_push_display(OutMessage msg);
     void worker_push_cursor(OutMessage msg);

@@ -49,7 +49,7 @@ struct ServerConfig {
     std::string name = "qxlbox";
     std::array<std::uint8_t, 16> uuid{};
     std::size_t command_queue_limit = 128;    // device commands waiting for the worker
-    std::size_t pipe_limit = 256;             // unsent drawables before the worker stops pulling
+    std::size_t pipe_limit = 256;             // unsent display messages before pushes are refused
     std::size_t channel_out_limit = 32;       // worker messages queued per channel for the I/O thread
     std::size_t max_pending_drawables = 1024; // unrendered drawables before the worker renders some
     std::uint32_t ack_window = 20;
@@ -101,6 +101,7 @@ public:
     bool push_cursor_command(proto::CursorCommand& cmd) override;
     std::optional<proto::SurfacePixels> update_area(std::uint32_t surface_id, const proto::Rect& area) override;
     void flush_surfaces() override;
+    void quiesce() override;  // display_worker.cpp
     void reset() override;
     void oom() override;
     void monitors_config(const proto::MonitorsConfig& config) override;

@@ -119,6 +119,7 @@ void QxlDevice::set_consumer(proto::DisplayConsumer* consumer) {
         info.device_address = "pci/0000/02.0";
         consumer_->attach(*this, info);
         announce_surfaces();
+        drain_releases();
         if (service_event_ == machine::Scheduler::kNoEvent) {
             service_event_ = scheduler_.schedule_in(scheduler_.ns_to_cycles(timing_.service_period_ns), [this] {
                 service_event_ = machine::Scheduler::kNoEvent;
@@ -306,7 +307,36 @@ void QxlDevice::push_free_res(bool flush) {
     last_release_.reset();
 }
 
+void QxlDevice::quiesce_consumer() {
+    if (!handshake_ || !consumer_ || !consumer_busy_) return;
+    consumer_busy_ = false;
+    consumer_->quiesce();
+}
+
+bool QxlDevice::offer(proto::DisplayCommand& cmd) {
+    bool taken = consumer_->push_command(cmd);
+    if (!taken && handshake_) {
+        // Refuse only on settled state: a queue the consumer's thread has not drained yet
+        // must not decide what the guest sees.
+        quiesce_consumer();
+        taken = consumer_->push_command(cmd);
+    }
+    if (taken) consumer_busy_ = true;
+    return taken;
+}
+
+bool QxlDevice::offer(proto::CursorCommand& cmd) {
+    bool taken = consumer_->push_cursor_command(cmd);
+    if (!taken && handshake_) {
+        quiesce_consumer();
+        taken = consumer_->push_cursor_command(cmd);
+    }
+    if (taken) consumer_busy_ = true;
+    return taken;
+}
+
 void QxlDevice::drain_releases() {
+    quiesce_consumer();
     std::vector<ReleaseEntry> entries;
     {
         std::lock_guard<std::mutex> lock(release_queue_->mutex);
@@ -322,7 +352,7 @@ void QxlDevice::deliver_outbox() {
     // spice server); they are dropped, which also releases them.
     if (!consumer_) outbox_.clear();
     while (!outbox_.empty() && consumer_) {
-        if (!consumer_->push_command(outbox_.front())) {
+        if (!offer(outbox_.front())) {
             display_blocked_ = true;
             return;
         }
@@ -381,7 +411,7 @@ bool QxlDevice::poll_display() {
 bool QxlDevice::poll_cursor() {
     if (!consumer_) return false;
     if (cursor_pending_) {
-        if (!consumer_->push_cursor_command(*cursor_pending_)) {
+        if (!offer(*cursor_pending_)) {
             cursor_blocked_ = true;
             return false;
         }
@@ -412,7 +442,7 @@ bool QxlDevice::poll_cursor() {
     cmd.op = std::move(std::get<proto::CursorOp>(p.body));
     cmd.sequence = sequence_;
     cmd.release = make_release(p);
-    if (!consumer_->push_cursor_command(cmd)) {
+    if (!offer(cmd)) {
         cursor_pending_ = std::move(cmd);
         cursor_blocked_ = true;
     }

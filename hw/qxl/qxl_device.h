@@ -22,6 +22,12 @@
 // the release ring at its next poll or service tick, chaining them through
 // release_info.next in bunches of 32 exactly like QEMU's interface_release_resource.
 //
+// Determinism: before collecting queued releases the device calls the consumer's quiesce()
+// whenever it handed the consumer something since the last call, and a refused push is
+// offered once more after a quiesce(); so what the guest sees (release ring, refusals, and
+// the pixels the consumer writes back) depends on virtual time only, never on how fast the
+// consumer's threads ran (display_interface.h, "Determinism").
+//
 // Not modelled: legacy VGA registers and VGA-mode rendering (the device starts in VGA mode
 // after reset, as qxl-vga does, but draws nothing there), the expansion ROM, migration
 // of in-flight consumer state (a restored device re-announces its surfaces instead).
@@ -92,6 +98,9 @@ public:
     // Attaches the consumer (nullptr detaches). The device calls it on the emulation thread.
     void set_consumer(proto::DisplayConsumer* consumer);
     void set_release_policy(ReleasePolicy policy) { policy_ = policy; }
+    // The virtual-clock handshake (on by default). Off, releases and refusals follow the
+    // consumer's threads as they happen; only tests that show why it exists turn it off.
+    void set_quiesce_handshake(bool on) { handshake_ = on; }
     // `--trace qxl`: one line per port access and per decoded command.
     void set_trace(TraceSink sink) { trace_ = std::move(sink); }
     void set_trace_file(std::FILE* file);
@@ -206,6 +215,9 @@ private:
     bool poll_cursor();
     bool arm_notification(std::size_t ring_offset);
     void deliver_outbox();
+    bool offer(proto::DisplayCommand& cmd);
+    bool offer(proto::CursorCommand& cmd);
+    void quiesce_consumer();
     ParserEnv parser_env();
     proto::ReleaseRef make_release(const ParsedCommand& p);
     void release_now(std::uint64_t id, const GuestLoc& loc);
@@ -235,6 +247,8 @@ private:
     QxlConfig config_;
     QxlTiming timing_;
     ReleasePolicy policy_ = ReleasePolicy::Deferred;
+    bool handshake_ = true;
+    bool consumer_busy_ = false;  // handed the consumer work since its last quiesce()
     Buffer ram_;
     Buffer vram_;
     Buffer rom_;

@@ -518,7 +518,10 @@ void QxlDevice::monitors_config_async() {
     } else {
         trace("monitors config " + std::to_string(cfg->heads.size()) + " heads");
         deliver_outbox();
-        if (consumer_) consumer_->monitors_config(*cfg);
+        if (consumer_) {
+            consumer_->monitors_config(*cfg);
+            consumer_busy_ = true;
+        }
     }
     complete_async_later();
 }

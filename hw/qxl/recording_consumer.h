@@ -40,6 +40,7 @@ public:
     int oom_count = 0;
     int flush_count = 0;
     int refused_count = 0;
+    int quiesce_count = 0;
     proto::DisplayDevice* device = nullptr;
     proto::DeviceInfo info;
 
@@ -52,6 +53,8 @@ public:
     bool push_cursor_command(proto::CursorCommand& cmd) override;
     std::optional<proto::SurfacePixels> update_area(std::uint32_t surface_id, const proto::Rect& area) override;
     void flush_surfaces() override { ++flush_count; }
+    // Everything happens on the caller's thread, so there is never work in flight.
+    void quiesce() override { ++quiesce_count; }
     void reset() override;
     void oom() override;
     void monitors_config(const proto::MonitorsConfig& config) override { monitors_configs.push_back(config); }
