@@ -3,7 +3,9 @@
 // load, and both runs must print the same serial output and the same --trace-hash (the QXL
 // device-boundary events with their virtual times). The forever demo is compared up to a
 // virtual-time limit, and once more with a SPICE client connected, which must not change the
-// trace either (a client that keeps up never reaches the guest). Negative checks: a scenario that differs in one colour gives a
+// trace either (a client that keeps up never reaches the guest). Every run also writes the
+// server's rendering at each checkpoint and at DONE (--snapshot-dir); those frames must be
+// byte-identical too. Negative checks: a scenario that differs in one colour gives a
 // different hash, and so does a different scenario.
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -67,6 +69,7 @@ struct RunResult {
     int exit_status = -1;
     std::string serial;
     std::string hash;
+    std::map<std::string, std::string> frames;  // --snapshot-dir file name -> PNG bytes
     std::string diagnostics;
 };
 
@@ -132,7 +135,10 @@ RunResult run_qxlbox(const fs::path& scenario, double max_seconds, int spice_por
     }
     const fs::path serial = dir.path() / "serial.txt", hash = dir.path() / "hash.txt",
                    err = dir.path() / "stderr.txt", client_err = dir.path() / "client.txt";
+    const fs::path snapshots = dir.path() / "snapshots";
     auto args = run_args(scenario, max_seconds, hash, serial);
+    args.push_back("--snapshot-dir");
+    args.push_back(snapshots.string());
     if (spice_port != 0) {
         args.push_back("--spice");
         args.push_back("port=" + std::to_string(spice_port));
@@ -160,6 +166,9 @@ RunResult run_qxlbox(const fs::path& scenario, double max_seconds, int spice_por
     }
     run.serial = read_text(serial);
     run.hash = read_text(hash);
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(snapshots, ec))
+        run.frames[entry.path().filename().string()] = read_text(entry.path());
     run.diagnostics += read_text(err);
     return run;
 }
@@ -227,6 +236,17 @@ void expect_identical(const std::string& name, const RunResult& a, const RunResu
     EXPECT_EQ(a.exit_status, b.exit_status);
     EXPECT_EQ(a.serial, b.serial);
     EXPECT_EQ(a.hash, b.hash);
+    // Frames: the server's rendering at every checkpoint (and at DONE), byte for byte.
+    EXPECT_FALSE(a.frames.empty()) << "no --snapshot-dir frames written";
+    EXPECT_EQ(a.frames.size(), b.frames.size());
+    for (const auto& [file, bytes] : a.frames) {
+        const auto other = b.frames.find(file);
+        if (other == b.frames.end()) {
+            ADD_FAILURE() << file << " only in the first run";
+        } else {
+            EXPECT_TRUE(bytes == other->second) << file << " differs between the two runs";
+        }
+    }
 }
 
 // All finite scenarios, twice: the first pass in order, the second in reverse, so the two
@@ -288,6 +308,8 @@ TEST(Determinism, OneColourChangedGivesADifferentHashWithTheSameSerialOutput) {
     ASSERT_TRUE(is_hash(a.hash) && is_hash(b.hash)) << a.diagnostics << b.diagnostics;
     EXPECT_EQ(a.serial, b.serial);
     EXPECT_NE(a.hash, b.hash);
+    ASSERT_FALSE(a.frames.empty());
+    EXPECT_NE(a.frames, b.frames) << "the green block must show in the frames";
 }
 
 TEST(Determinism, ForeverDemoIsIdenticalUpToAVirtualTimeLimit) {
