@@ -140,10 +140,81 @@ void PcapWriter::close() {
     file_ = nullptr;
 }
 
+// Splits one direction of a SPICE connection's link phase into its messages (client:
+// SpiceLinkMess, the auth mechanism when both sides announced AUTH_SELECTION, the 128-byte
+// ticket; server: SpiceLinkReply, the link result), so that each is recorded as its own
+// segment. Wireshark's SPICE dissector reads one link-phase message per segment; spice-gtk
+// and libspice-server write each separately and wait for the answer, so this is what their
+// captures look like, whereas a relay's recv() may join two of them. After the link phase
+// the bytes are recorded as they come (the dissector reassembles data messages).
+class LinkPhaseSplitter {
+public:
+    explicit LinkPhaseSplitter(bool from_client) : from_client_(from_client) {}
+
+    // Appends `bytes` and returns the segments to record now.
+    std::vector<std::vector<std::uint8_t>> feed(const std::uint8_t* bytes, std::size_t size,
+                                                const std::atomic<int>& peer_auth_selection,
+                                                std::atomic<int>& own_auth_selection) {
+        std::vector<std::vector<std::uint8_t>> out;
+        pending_.insert(pending_.end(), bytes, bytes + size);
+        while (!pending_.empty()) {
+            std::size_t need = 0;
+            if (done_) {
+                need = pending_.size();
+            } else if (step_ == 0) {
+                if (pending_.size() < 16) break;
+                need = 16 + le32(12);
+                if (pending_.size() >= need) own_auth_selection = auth_selection_bit();
+            } else if (from_client_) {
+                const bool selecting = own_auth_selection == 1 && peer_auth_selection == 1;
+                need = (step_ == 1 && selecting) ? 4 : 128;
+                if (need == 128 || step_ == 2) done_after_this_ = true;
+            } else {
+                need = 4;
+                done_after_this_ = true;
+            }
+            if (pending_.size() < need) break;
+            out.emplace_back(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(need));
+            pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(need));
+            ++step_;
+            if (done_after_this_) done_ = true;
+        }
+        return out;
+    }
+
+private:
+    std::uint32_t le32(std::size_t at) const {
+        std::uint32_t v = 0;
+        for (int i = 3; i >= 0; i--) v = v << 8 | pending_[at + static_cast<std::size_t>(i)];
+        return v;
+    }
+    // Bit 0 (AUTH_SELECTION) of the first common capability word, or 0 when absent or out of
+    // range (a malformed link message is passed on as is; the peer rejects it).
+    int auth_selection_bit() const {
+        // SpiceLinkMess: conn id 4, type 1, id 1, common caps count 4, channel caps 4, caps offset 4.
+        // SpiceLinkReply: error 4, public key 162, common caps count 4, channel caps 4, caps offset 4.
+        const std::size_t counts_at = 16 + (from_client_ ? 6 : 166);
+        const std::size_t size = pending_.size();
+        if (counts_at + 12 > size) return 0;
+        if (le32(counts_at) == 0) return 0;
+        const std::size_t caps_at = 16 + std::size_t{le32(counts_at + 8)};
+        if (caps_at + 4 > size) return 0;
+        return static_cast<int>(le32(caps_at) & 1u);
+    }
+
+    bool from_client_ = false;
+    std::vector<std::uint8_t> pending_;
+    int step_ = 0;
+    bool done_ = false;
+    bool done_after_this_ = false;
+};
+
 struct TcpRelay::Link {
     int client_fd = -1;
     int server_fd = -1;
     int id = -1;
+    std::atomic<int> client_auth_selection{0};
+    std::atomic<int> server_auth_selection{0};
     ~Link() {
         if (client_fd >= 0) ::close(client_fd);
         if (server_fd >= 0) ::close(server_fd);
@@ -200,6 +271,9 @@ void TcpRelay::pump(const std::shared_ptr<Link>& link, bool from_client) {
     const int src = from_client ? link->client_fd : link->server_fd;
     const int dst = from_client ? link->server_fd : link->client_fd;
     std::vector<std::uint8_t> buffer(65536);
+    LinkPhaseSplitter splitter(from_client);
+    auto& own = from_client ? link->client_auth_selection : link->server_auth_selection;
+    const auto& peer = from_client ? link->server_auth_selection : link->client_auth_selection;
     while (!stopping_) {
         pollfd p{src, POLLIN, 0};
         const int r = ::poll(&p, 1, 50);
@@ -208,7 +282,8 @@ void TcpRelay::pump(const std::shared_ptr<Link>& link, bool from_client) {
         const ssize_t n = ::recv(src, buffer.data(), buffer.size(), 0);
         if (n <= 0) break;
         // Recorded before forwarding, so the capture holds a message before any answer to it.
-        writer_.data(link->id, from_client, buffer.data(), static_cast<std::size_t>(n));
+        for (const auto& segment : splitter.feed(buffer.data(), static_cast<std::size_t>(n), peer, own))
+            writer_.data(link->id, from_client, segment.data(), segment.size());
         if (!write_all(dst, buffer.data(), static_cast<std::size_t>(n))) break;
     }
     writer_.finish(link->id, from_client);
