@@ -1,12 +1,16 @@
 // `qxlbox run`: boot a multiboot guest on the emulated PC.
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "app/builtin_client.h"
+#include "app/checkpoints.h"
 #include "app/commands.h"
 #include "app/emulator.h"
 #include "hw/qxl/qxl_trace_hash.h"
@@ -34,6 +38,8 @@ struct RunOptions {
     bool disable_ticketing = false;
     bool no_client = false;
     bool headless = false;
+    bool linger = false;
+    std::string snapshot_dir;
     std::string qxl;
     std::string trace_hash;
 };
@@ -81,17 +87,39 @@ private:
     bool owned_ = false;
 };
 
-int run_guest(const RunOptions& o) {
-    struct Later {
-        bool used;
-        const char* what;
+// Writes each checkpoint's server rendering (and client frame) into `dir` (RUN_CONTRACT.md).
+CheckpointTap::Sink snapshot_writer(const std::string& dir) {
+    return [dir](const CheckpointFrame& f) {
+        const std::string stem = dir + "/" + (f.done ? std::string("done") : "checkpoint_" + checkpoint_number(f.index));
+        std::string error;
+        if (!f.server) {
+            std::fprintf(stderr, "qxlbox run: %s: %s, nothing written\n", stem.c_str(), f.server_error.c_str());
+        } else if (!write_png_atomically(*f.server, stem + ".server.png", error)) {
+            std::fprintf(stderr, "qxlbox run: %s\n", error.c_str());
+        }
+        if (f.client_running) {
+            if (!f.client) {
+                std::fprintf(stderr, "qxlbox run: %s: the client has no primary surface\n", stem.c_str());
+            } else if (!write_png_atomically(*f.client, stem + ".client.png", error)) {
+                std::fprintf(stderr, "qxlbox run: %s\n", error.c_str());
+            }
+        }
     };
-    const Later later[] = {
-        {o.headless, "--headless"},
-    };
-    for (const Later& l : later) {
-        if (l.used) return not_implemented(l.what);
+}
+
+const char* stop_reason(const machine::RunResult& r) {
+    switch (r.outcome) {
+        case machine::RunResult::Outcome::DebugExit: return "debug exit";
+        case machine::RunResult::Outcome::Fault: return "CPU fault";
+        case machine::RunResult::Outcome::TimeLimit: return "--max-seconds reached";
+        case machine::RunResult::Outcome::HaltedForever: return "halted with nothing to wake it";
+        case machine::RunResult::Outcome::Stopped: return "stopped";
     }
+    return "stopped";
+}
+
+int run_guest(const RunOptions& o) {
+    if (o.no_client && o.headless) return fail("--no-client and --headless exclude each other");
 
     machine::BoardConfig cfg;
     cfg.ram_size_bytes = std::uint64_t{o.memory_mib} << 20;
@@ -119,6 +147,8 @@ int run_guest(const RunOptions& o) {
         if (!parse_spice_options(o.spice, eo.spice, error)) return fail(error);
     }
     if (!o.password.empty()) eo.spice.password = o.password;
+    // Without --spice the only peer is the built-in client; its connects are not news.
+    if (!eo.spice_requested && !cfg.trace.spice) eo.spice.log = [](const std::string&) {};
 
     machine::MultibootImage image;
     if (!machine::read_file_bytes(o.kernel, cfg.ram_size_bytes, image.kernel, error)) return fail(error);
@@ -147,10 +177,23 @@ int run_guest(const RunOptions& o) {
         image.modules.insert(image.modules.begin(), std::move(m));
     }
 
+    if (!o.snapshot_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(o.snapshot_dir, ec);
+        if (ec || !std::filesystem::is_directory(o.snapshot_dir)) {
+            return fail("--snapshot-dir: cannot create '" + o.snapshot_dir + "'" + (ec ? ": " + ec.message() : ""));
+        }
+    }
+
     ByteSink serial;
     ByteSink debugcon;
     if (!serial.open(o.serial, error) || !debugcon.open(o.debugcon, error)) return fail(error);
-    cfg.serial_out = [&serial](std::uint8_t b) { serial.put(b); };
+    // The tap exists once the emulator does; the guest cannot print before that.
+    CheckpointTap* tap = nullptr;
+    cfg.serial_out = [&serial, &tap](std::uint8_t b) {
+        serial.put(b);
+        if (tap) tap->serial_byte(b);
+    };
     cfg.debugcon_out = [&debugcon](std::uint8_t b) { debugcon.put(b); };
     cfg.serial_input = o.serial == "stdio" && isatty(STDIN_FILENO);
 
@@ -187,6 +230,30 @@ int run_guest(const RunOptions& o) {
     auto hasher = std::make_shared<hw::qxl::QxlTraceHasher>();
     if (hash_out) emu->qxl().set_trace_events([hasher](const hw::qxl::QxlTraceEvent& e) { hasher->add(e); });
 
+    // The built-in client runs on its own thread; the emulation stays on this one.
+    std::unique_ptr<BuiltinClient> client;
+    std::thread client_thread;
+    std::atomic<bool> client_ended{false};
+    if (!o.no_client) {
+        BuiltinClientOptions co;
+        co.port = emu->spice_port();
+        co.front_end = o.headless ? ClientFrontEnd::Headless : ClientFrontEnd::Auto;
+        client = std::make_unique<BuiltinClient>(co);
+        client_thread = std::thread([&client, &client_ended, &emu] {
+            std::string why;
+            if (!client->run(why) && !why.empty()) std::fprintf(stderr, "qxlbox run: client: %s\n", why.c_str());
+            // Closing the window ends the run, as closing QEMU's window does.
+            if (client->window_closed()) emu->request_stop();
+            client_ended.store(true);
+        });
+    }
+    std::unique_ptr<CheckpointTap> snapshots;
+    if (!o.snapshot_dir.empty()) {
+        snapshots = std::make_unique<CheckpointTap>(*emu, client ? &client->mirror() : nullptr,
+                                                    snapshot_writer(o.snapshot_dir));
+        tap = snapshots.get();
+    }
+
     const machine::RunResult result = emu->run();
     if (hash_out) {
         emu->qxl().set_trace_events(nullptr);
@@ -198,6 +265,17 @@ int run_guest(const RunOptions& o) {
     debugcon.flush();
     if (result.outcome != machine::RunResult::Outcome::DebugExit) {
         std::fprintf(stderr, "qxlbox run: %s\n", result.message.c_str());
+    }
+    if (o.linger && !(client && client->window_closed())) {
+        catch_stop_signals();
+        std::fprintf(stderr, "qxlbox: guest stopped (%s); serving until interrupted\n", stop_reason(result));
+        while (!stop_signalled() && !(client && client->window_closed())) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+    if (client) {
+        client->stop();
+        client_thread.join();
     }
     return result.exit_status;
 }
@@ -235,8 +313,11 @@ void add_run_command(CLI::App& app, int& exit_code) {
         ->type_name("port=5900,addr=127.0.0.1");
     cmd->add_option("--password", o->password, "SPICE ticket password (default with --spice: ticketing disabled)")->type_name("P");
     cmd->add_flag("--disable-ticketing", o->disable_ticketing, "Accept SPICE clients without a password");
-    cmd->add_flag("--no-client", o->no_client, "Do not start the built-in SPICE client");
-    cmd->add_flag("--headless", o->headless, "Run the built-in client without a window [not implemented yet]");
+    cmd->add_flag("--no-client", o->no_client, "Do not start the built-in SPICE client (default: an SDL window with $DISPLAY, headless without)");
+    cmd->add_flag("--headless", o->headless, "Run the built-in client without a window (default without $DISPLAY)");
+    cmd->add_flag("--linger", o->linger, "When the guest stops, keep serving the final display (SPICE server and client) until SIGINT/SIGTERM");
+    cmd->add_option("--snapshot-dir", o->snapshot_dir, "At each CHECKPOINT line and at DONE write the server's rendering of the primary surface (and the client's frame) as checkpoint_NNNN.server.png / .client.png, done.server.png / .client.png")
+        ->type_name("DIR");
     cmd->add_option("--qxl", o->qxl, "QXL device properties (also vram64, vgamem, surfaces, max_outputs, xres, yres, guestdebug)")->type_name("ram=MiB,vram=MiB,revision=N");
     cmd->add_option("--trace-hash", o->trace_hash, "Write a 64-bit FNV-1a hash (hex) of the QXL device-boundary events (port writes, commands handed on, releases, IRQ levels, each with its virtual time) to FILE, or - for stdout")
         ->type_name("FILE");

@@ -4,24 +4,24 @@
 // the in-process client shows it in an SDL window until the window closes. Without a display
 // ($DISPLAY unset) the client runs headless and rewrites qxlbox-demo.png in the current folder
 // about once a second until interrupted.
-#include <csignal>
+#include <chrono>
 #include <cstdio>
-#include <cstdlib>
+#include <functional>
+#include <memory>
 #include <filesystem>
 #include <string>
 #include <string_view>
 #include <thread>
 
+#include "app/builtin_client.h"
+#include "app/builtin_guest.h"
 #include "app/commands.h"
 #include "app/emulator.h"
 #include "client/png_io.h"
-#include "client/sdl_view.h"
 #include "client/session.h"
 #include "machine/scenario/scenario_compiler.h"
 
 namespace qxlbox::embedded {
-extern const unsigned char guest_elf[];
-extern const std::size_t guest_elf_size;
 extern const unsigned char demo_scn[];
 extern const std::size_t demo_scn_size;
 }  // namespace qxlbox::embedded
@@ -29,10 +29,6 @@ extern const std::size_t demo_scn_size;
 namespace qxlbox::app {
 
 namespace {
-
-volatile std::sig_atomic_t g_interrupted = 0;
-
-void on_signal(int) { g_interrupted = 1; }
 
 // Starts the emulator with the server on the first free port in [5900, 6000).
 std::unique_ptr<Emulator> start_emulator(std::string& error) {
@@ -53,32 +49,34 @@ std::unique_ptr<Emulator> start_emulator(std::string& error) {
     return nullptr;
 }
 
-int headless_loop(client::Session& session) {
-    const std::string path = (std::filesystem::current_path() / "qxlbox-demo.png").string();
-    bool announced = false;
-    auto last = std::chrono::steady_clock::now() - std::chrono::seconds(2);
-    while (!g_interrupted && session.poll(50)) {
+// Headless: rewrites qxlbox-demo.png about once a second; false stops the client.
+std::function<bool(client::Session&)> demo_png_writer() {
+    struct State {
+        std::string path = (std::filesystem::current_path() / "qxlbox-demo.png").string();
+        bool announced = false;
+        std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now() - std::chrono::seconds(2);
+    };
+    auto state = std::make_shared<State>();
+    return [state](client::Session& session) {
+        if (stop_signalled()) return false;
         const auto now = std::chrono::steady_clock::now();
-        if (now - last < std::chrono::seconds(1) || session.marks() == 0) continue;
-        last = now;
+        if (now - state->last < std::chrono::seconds(1) || session.marks() == 0) return true;
+        state->last = now;
         const proto::Surface* primary = session.primary_surface();
-        if (!primary) continue;
+        if (!primary) return true;
         std::string error;
-        if (!client::write_png(client::surface_to_rgb(*primary), path, error)) {
+        if (!client::write_png(client::surface_to_rgb(*primary), state->path, error)) {
             std::fprintf(stderr, "qxlbox demo: %s\n", error.c_str());
-            return 1;
+            return false;
         }
-        if (!announced) {
-            std::printf("qxlbox demo: no display; writing %s about once a second (Ctrl+C stops)\n", path.c_str());
+        if (!state->announced) {
+            std::printf("qxlbox demo: no display; writing %s about once a second (Ctrl+C stops)\n",
+                        state->path.c_str());
             std::fflush(stdout);
-            announced = true;
+            state->announced = true;
         }
-    }
-    if (!g_interrupted) {
-        std::fprintf(stderr, "qxlbox demo: %s\n", session.error().c_str());
-        return 1;
-    }
-    return 0;
+        return true;
+    };
 }
 
 }  // namespace
@@ -96,13 +94,7 @@ int run_demo() {
         std::fprintf(stderr, "qxlbox demo: %s\n", error.c_str());
         return 1;
     }
-    machine::MultibootImage image;
-    image.kernel.assign(embedded::guest_elf, embedded::guest_elf + embedded::guest_elf_size);
-    image.cmdline = "qxlbox-guest.elf";
-    machine::MultibootModule module;
-    module.cmdline = "demo.scn";
-    module.data = compiled.module;
-    image.modules.push_back(std::move(module));
+    const machine::MultibootImage image = builtin_guest_image(compiled.module, "demo.scn");
     const auto loaded = emu->board().load_multiboot(image);
     if (!loaded.ok) {
         std::fprintf(stderr, "qxlbox demo: built-in guest: %s\n", loaded.error.c_str());
@@ -116,29 +108,15 @@ int run_demo() {
     machine::RunResult result;
     std::thread emulation([&] { result = emu->run(); });
 
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
-    client::SessionOptions options;
-    options.endpoint.host = "127.0.0.1";
-    options.endpoint.port = port;
-    options.log = [](const std::string&) {};
+    catch_stop_signals();
+    BuiltinClientOptions options;
+    options.port = port;
+    options.on_tick = demo_png_writer();
+    BuiltinClient client(options);
     int rc = 0;
-    const char* display = std::getenv("DISPLAY");
-    client::SdlView view;
-    if (display && *display && view.init(error)) {
-        client::Session session(options, &view);
-        if (!session.connect() || !view.run(session, error)) {
-            std::fprintf(stderr, "qxlbox demo: %s\n", error.empty() ? session.error().c_str() : error.c_str());
-            rc = 1;
-        }
-    } else {
-        client::Session session(options);
-        if (!session.connect()) {
-            std::fprintf(stderr, "qxlbox demo: %s\n", session.error().c_str());
-            rc = 1;
-        } else {
-            rc = headless_loop(session);
-        }
+    if (!client.run(error) && !stop_signalled()) {
+        std::fprintf(stderr, "qxlbox demo: %s\n", error.c_str());
+        rc = 1;
     }
     emu->request_stop();
     emulation.join();

@@ -435,6 +435,23 @@ void QxlDevice::poll() {
     if (more) schedule_poll(timing_.command_interval_ns);
 }
 
+bool QxlDevice::hand_over_commands() {
+    if (!consumer_) return false;
+    drain_releases();
+    while (poll_display()) {
+    }
+    while (poll_cursor()) {
+    }
+    drain_releases();
+    const auto ring_empty = [this](std::size_t offset) {
+        return ld32(ring(offset) + ring::cons) == ld32(ring(offset) + ring::prod);
+    };
+    const bool rings_live = mode_ != QxlMode::Vga;
+    const bool display_left = !outbox_.empty() || (rings_live && !guest_bug_ && !ring_empty(ram::cmd_ring));
+    const bool cursor_left = cursor_pending_.has_value() || (rings_live && !ring_empty(ram::cursor_ring));
+    return !display_left && !cursor_left;
+}
+
 void QxlDevice::service_tick() {
     drain_releases();
     apply_cross_thread();

@@ -105,6 +105,13 @@ public:
         read_hook_ = std::move(hook);
     }
 
+    // Emulation thread, guest paused (golden-image checkpoints): hands every command still in
+    // the outbox and in both rings to the consumer now instead of at the scheduled polls.
+    // True when nothing is left; false when the consumer refused one (the caller lets the
+    // consumer catch up and calls again) or there is no consumer. Commands are parsed, traced
+    // and released exactly as the scheduled polls would.
+    bool hand_over_commands();
+
     // Power-on / PCI reset (QEMU's qxl_reset_handler: a hard reset).
     void reset();
     // The I/O BAR write path (port offset within BAR3, byte value).
