@@ -102,10 +102,10 @@ Shot spicy_screenshot(const fs::path& dir, std::uint16_t port, const std::string
     const auto out = dir / (tag + ".ppm");
     const auto log = dir / (tag + ".log");
     ChildProcess p({"spicy-screenshot", "-h", "127.0.0.1", "-p", std::to_string(port), "-o", out.string()}, log);
-    const auto rc = p.wait(30s);
+    const auto rc = p.wait(15s);
     Shot s;
     if (!rc) {
-        s.problem = "spicy-screenshot did not finish within 30 s (killed): " + tail_of(log);
+        s.problem = "spicy-screenshot did not finish within 15 s (killed): " + tail_of(log);
         return s;
     }
     if (*rc != 0) {
@@ -209,6 +209,7 @@ struct GoldenShots {
     std::string problem;
     Shot server;
     Shot client;
+    std::string log;  // the end of qxlbox's stderr
 };
 
 GoldenShots golden_job(const ScenarioEntry& scenario) {
@@ -223,9 +224,9 @@ GoldenShots golden_job(const ScenarioEntry& scenario) {
     if (!rc) r.problem = "qxlbox run --headless did not finish within 60 s (killed): " + tail_of(dir.path() / "qxlbox.log");
     r.server = load_png(snapshots / "done.server.png");
     r.client = load_png(snapshots / "done.client.png");
+    r.log = tail_of(dir.path() / "qxlbox.log");
     if (!r.server.image || !r.client.image)
-        r.problem += "\nqxlbox log: " + tail_of(dir.path() / "qxlbox.log") + "\nserial: " +
-                     read_text_file(dir.path() / "serial.txt");
+        r.problem += "\nqxlbox log: " + r.log + "\nserial: " + read_text_file(dir.path() / "serial.txt");
     return r;
 }
 
@@ -353,6 +354,21 @@ std::vector<std::string> qemu_served() {
     return names;
 }
 
+// Differences traced to qxlbox's server (outside this suite); the comparison still fails for
+// them, this only says where to look.
+std::string known_cause(const std::string& name) {
+    if (name == "faults_parse" || name == "faults_bbox")
+        return "\nknown qxlbox difference (intermittent, seen under load): after the QXL model latched a "
+               "guest bug, the built-in client's frame at DONE lacks the last fill that the server's "
+               "rendering has; qxlbox run then takes about 11 s (two 5 s client waits, see RUN_CONTRACT).";
+    if (name == "draws_16bpp")
+        return "\nknown qxlbox difference: on a client's connect the server sends the existing content of a "
+               "16-bit (565) primary as nothing (log: 'surface 0 format not sent as an image on connect'), "
+               "so a late client sees black; spicy-screenshot then never completes. QEMU's libspice-server "
+               "aborts in the same situation (QemuLimits).";
+    return "";
+}
+
 class QemuPeers : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(QemuPeers, OurScreenshotEqualsSpicyScreenshot) {
@@ -373,7 +389,8 @@ TEST_P(QemuPeers, SpicyScreenshotEqualsQxlboxServerAndClientAtDone) {
     const auto& g = golden_jobs().get(scenario);
     ASSERT_TRUE(g.problem.empty()) << g.problem;
     EXPECT_TRUE(same_pixels(q.spicy, "spicy-screenshot of QEMU", g.server, "qxlbox done.server.png"));
-    EXPECT_TRUE(same_pixels(q.spicy, "spicy-screenshot of QEMU", g.client, "qxlbox done.client.png"));
+    EXPECT_TRUE(same_pixels(q.spicy, "spicy-screenshot of QEMU", g.client, "qxlbox done.client.png"))
+        << known_cause(GetParam()) << "\nqxlbox log: " << g.log;
 }
 
 INSTANTIATE_TEST_SUITE_P(Library, QemuPeers, ::testing::ValuesIn(qemu_served()),
@@ -401,8 +418,8 @@ TEST_P(QxlboxPeers, SpicyScreenshotAndOurViewEqualTheServerRendering) {
     ASSERT_TRUE(scenario.compiles) << GetParam();
     const auto& r = qxlbox_jobs().get(scenario);
     ASSERT_TRUE(r.problem.empty()) << r.problem;
-    EXPECT_TRUE(same_pixels(r.spicy, "spicy-screenshot of qxlbox", r.server, "done.server.png"));
-    EXPECT_TRUE(same_pixels(r.ours, "qxlbox view of qxlbox", r.server, "done.server.png"));
+    EXPECT_TRUE(same_pixels(r.spicy, "spicy-screenshot of qxlbox", r.server, "done.server.png")) << known_cause(GetParam());
+    EXPECT_TRUE(same_pixels(r.ours, "qxlbox view of qxlbox", r.server, "done.server.png")) << known_cause(GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(Library, QxlboxPeers, ::testing::ValuesIn(names_of(qxlbox_capable_scenarios(kScenarioDir))),
