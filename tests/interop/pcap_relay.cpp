@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <utility>
 
 namespace qxlbox::interop {
 
@@ -151,6 +152,12 @@ class LinkPhaseSplitter {
 public:
     explicit LinkPhaseSplitter(bool from_client) : from_client_(from_client) {}
 
+    static constexpr std::uint32_t kSpiceMagic = 0x51444552;  // "REDQ"
+    static constexpr std::uint32_t kMaxLinkBytes = 4096;
+
+    // Whatever is still held back (the connection ended inside the link phase).
+    std::vector<std::uint8_t> rest() { return std::exchange(pending_, {}); }
+
     // Appends `bytes` and returns the segments to record now.
     std::vector<std::vector<std::uint8_t>> feed(const std::uint8_t* bytes, std::size_t size,
                                                 const std::atomic<int>& peer_auth_selection,
@@ -163,6 +170,11 @@ public:
                 need = pending_.size();
             } else if (step_ == 0) {
                 if (pending_.size() < 16) break;
+                // Not a SPICE link message (or an absurd one): record the bytes as they come.
+                if (le32(0) != kSpiceMagic || le32(12) > kMaxLinkBytes) {
+                    done_ = true;
+                    continue;
+                }
                 need = 16 + le32(12);
                 if (pending_.size() >= need) own_auth_selection = auth_selection_bit();
             } else if (from_client_) {
@@ -286,6 +298,7 @@ void TcpRelay::pump(const std::shared_ptr<Link>& link, bool from_client) {
             writer_.data(link->id, from_client, segment.data(), segment.size());
         if (!write_all(dst, buffer.data(), static_cast<std::size_t>(n))) break;
     }
+    if (const auto rest = splitter.rest(); !rest.empty()) writer_.data(link->id, from_client, rest.data(), rest.size());
     writer_.finish(link->id, from_client);
     ::shutdown(dst, SHUT_WR);
 }

@@ -5,7 +5,10 @@
 // relay's port, opened with SYN, SYN/ACK, ACK, carrying the payload in order with correct
 // sequence and acknowledgement numbers, and closed with FIN from each side. Link type
 // LINKTYPE_RAW (101): packets start with the IPv4 header. Checksums are left zero (tshark
-// does not verify them unless asked).
+// does not verify them unless asked). Segment boundaries: SPICE link-phase messages (link
+// message, auth mechanism, ticket; link reply, link result) are recorded one per segment,
+// because Wireshark's SPICE dissector reads one of them per segment and a relay's recv() may
+// join two; anything else (data messages, non-SPICE bytes) is recorded as it was read.
 #pragma once
 
 #include <atomic>

@@ -14,8 +14,11 @@
 //    messages on every channel.
 // Every peer runs as a child process killed by its PID; every wait has a limit; the per
 // scenario jobs run on a small worker pool.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
@@ -847,6 +850,62 @@ TEST(PeersCapture, TsharkFlagsAMalformedLinkMessage) {
     EXPECT_FALSE(report.malformed.empty()) << "tshark accepted a link message with 65535 capabilities in 4 bytes";
     EXPECT_EQ(report.channel_of_stream.count(0), 1u);
     EXPECT_EQ(report.decoded(kChannelDisplay), 0u);
+}
+
+TEST(PeersCapture, RelayForwardsBothWaysAndRecordsEveryByteInOrder) {
+    // An echo server behind the relay: what the client gets back is what it sent, and the
+    // capture holds each direction's bytes with continuous sequence numbers (tshark reads
+    // the payload back and finds no missing segment).
+    const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ASSERT_EQ(::bind(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(::listen(server, 1), 0);
+    ASSERT_EQ(::getsockname(server, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    std::thread echo([server] {
+        const int c = ::accept(server, nullptr, nullptr);
+        std::uint8_t buf[4096];
+        for (ssize_t n; c >= 0 && (n = ::recv(c, buf, sizeof buf, 0)) > 0;) ::send(c, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL);
+        if (c >= 0) ::close(c);
+    });
+    TempDir dir("qxlbox-peers");
+    PcapWriter writer;
+    std::string error;
+    ASSERT_TRUE(writer.open((dir.path() / "echo.pcap").string(), error)) << error;
+    TcpRelay relay(ntohs(addr.sin_port), writer);
+    ASSERT_TRUE(relay.start(error)) << error;
+    const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in to = addr;
+    to.sin_port = htons(relay.port());
+    ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+    std::vector<std::uint8_t> sent(100000), got;
+    for (std::size_t i = 0; i < sent.size(); ++i) sent[i] = static_cast<std::uint8_t>(i * 7 + i / 251);
+    ASSERT_EQ(::send(client, sent.data(), sent.size(), MSG_NOSIGNAL), static_cast<ssize_t>(sent.size()));
+    ::shutdown(client, SHUT_WR);
+    std::uint8_t buf[4096];
+    for (ssize_t n; got.size() < sent.size() && (n = ::recv(client, buf, sizeof buf, 0)) > 0;) got.insert(got.end(), buf, buf + n);
+    ::close(client);
+    echo.join();
+    ::close(server);
+    relay.stop();
+    writer.close();
+    EXPECT_EQ(got, sent);
+    EXPECT_EQ(relay.connections(), 1);
+    // Payload bytes per direction as tshark sees them, and no TCP analysis complaint.
+    const auto rows = tshark_fields(dir.path() / "echo.pcap", relay.port(), "tcp.len > 0", {"tcp.srcport", "tcp.len"},
+                                    dir.path() / "tshark.txt", error);
+    ASSERT_TRUE(error.empty()) << error;
+    std::size_t to_server = 0, to_client = 0;
+    for (const auto& row : rows)
+        (row[0] == std::to_string(relay.port()) ? to_client : to_server) += std::stoul(row.at(1));
+    EXPECT_EQ(to_server, sent.size());
+    EXPECT_EQ(to_client, sent.size());
+    const auto problems = tshark_fields(dir.path() / "echo.pcap", relay.port(),
+                                        "tcp.analysis.lost_segment || tcp.analysis.out_of_order || tcp.analysis.retransmission",
+                                        {"frame.number"}, dir.path() / "tshark-analysis.txt", error);
+    EXPECT_TRUE(problems.empty()) << problems.size() << " frames with TCP sequence problems";
 }
 
 }  // namespace
