@@ -22,13 +22,17 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
 #include <semaphore>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "client/png_io.h"
 #include "machine/scenario/scenario_compiler.h"
