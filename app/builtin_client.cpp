@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "client/sdl_view.h"
 
@@ -144,7 +145,21 @@ bool BuiltinClient::run_headless(client::Session& session, std::string& error) {
     return true;
 }
 
+bool wait_for_display_client(server::SpiceServer& server, const BuiltinClient& client,
+                             std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!server.stats().display_client) {
+        if (client.finished() || std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
+}
+
 bool BuiltinClient::run(std::string& error) {
+    struct Finished {
+        std::atomic<bool>& flag;
+        ~Finished() { flag.store(true); }
+    } finished{finished_};
     client::SessionOptions so;
     so.endpoint.host = "127.0.0.1";
     so.endpoint.port = options_.port;

@@ -22,6 +22,7 @@
 #include "client/png_io.h"
 #include "client/session.h"
 #include "protocol/canvas/canvas.h"
+#include "server/spice_server.h"
 
 namespace qxlbox::app {
 
@@ -82,6 +83,8 @@ public:
     void stop();
     bool window_closed() const { return window_closed_.load(); }
     bool used_window() const { return used_window_.load(); }
+    // The run is over (stopped, closed or failed).
+    bool finished() const { return finished_.load(); }
 
 private:
     bool run_headless(client::Session& session, std::string& error);
@@ -92,7 +95,15 @@ private:
     std::atomic<bool> sdl_running_{false};
     std::atomic<bool> window_closed_{false};
     std::atomic<bool> used_window_{false};
+    std::atomic<bool> finished_{false};
 };
+
+// Waits (host time, at most `timeout`) until a client's display channel has completed
+// DISPLAY_INIT on `server`. Starting the guest only then gives the client every drawable
+// through the display channel instead of whatever image it gets at connect time, so its
+// frames do not depend on when the connect happened. False on timeout or when `client`
+// gave up first.
+bool wait_for_display_client(server::SpiceServer& server, const BuiltinClient& client, std::chrono::milliseconds timeout);
 
 // SIGINT/SIGTERM set a flag instead of killing the process (for --linger and the demo).
 void catch_stop_signals();

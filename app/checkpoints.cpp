@@ -97,28 +97,31 @@ void CheckpointTap::serial_byte(std::uint8_t byte) {
     line_overflow_ = false;
     if (overflow) return;
     constexpr std::string_view kCheckpoint = "CHECKPOINT ";
-    CheckpointFrame frame;
     if (line.rfind(kCheckpoint, 0) == 0 && line.size() > kCheckpoint.size()) {
-        frame.index = ++checkpoints_;
-        frame.name = line.substr(kCheckpoint.size());
+        ++checkpoints_;
+        capture(checkpoints_, line.substr(kCheckpoint.size()), false);
     } else if (line == "DONE" && !done_) {
         done_ = true;
-        frame.done = true;
-    } else {
-        return;
+        capture(0, std::string(), true);
     }
-    capture(std::move(frame));
 }
 
-void CheckpointTap::capture(CheckpointFrame frame) {
-    frame.server = render_primary(emulator_, frame.server_error);
+void CheckpointTap::capture(unsigned index, std::string name, bool done) {
+    CheckpointFrame frame;
+    frame.index = index;
+    frame.name = std::move(name);
+    frame.done = done;
+    std::string error;
+    if (std::optional<client::RgbImage> server = render_primary(emulator_, error)) {
+        frame.server.emplace(std::move(*server));
+    } else {
+        frame.server_error = error;
+    }
     frame.client_running = mirror_ != nullptr;
     if (mirror_) {
-        if (frame.server) {
-            frame.client = mirror_->wait_for(*frame.server, client_quiet);
-        } else {
-            frame.client = mirror_->frame();
-        }
+        std::optional<client::RgbImage> client =
+            frame.server ? mirror_->wait_for(*frame.server, client_quiet) : mirror_->frame();
+        if (client) frame.client.emplace(std::move(*client));
     }
     if (sink_) sink_(frame);
 }

@@ -48,7 +48,7 @@ public:
     std::chrono::milliseconds client_quiet{5000};
 
 private:
-    void capture(CheckpointFrame frame);
+    void capture(unsigned index, std::string name, bool done);
 
     Emulator& emulator_;
     FrameMirror* mirror_;

@@ -1,7 +1,6 @@
 // `qxlbox run`: boot a multiboot guest on the emulated PC.
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -233,19 +232,20 @@ int run_guest(const RunOptions& o) {
     // The built-in client runs on its own thread; the emulation stays on this one.
     std::unique_ptr<BuiltinClient> client;
     std::thread client_thread;
-    std::atomic<bool> client_ended{false};
     if (!o.no_client) {
         BuiltinClientOptions co;
         co.port = emu->spice_port();
         co.front_end = o.headless ? ClientFrontEnd::Headless : ClientFrontEnd::Auto;
         client = std::make_unique<BuiltinClient>(co);
-        client_thread = std::thread([&client, &client_ended, &emu] {
+        client_thread = std::thread([&client, &emu] {
             std::string why;
             if (!client->run(why) && !why.empty()) std::fprintf(stderr, "qxlbox run: client: %s\n", why.c_str());
             // Closing the window ends the run, as closing QEMU's window does.
             if (client->window_closed()) emu->request_stop();
-            client_ended.store(true);
         });
+    }
+    if (client && !wait_for_display_client(emu->server(), *client, std::chrono::seconds(10))) {
+        std::fprintf(stderr, "qxlbox run: the built-in client has not connected; starting the guest anyway\n");
     }
     std::unique_ptr<CheckpointTap> snapshots;
     if (!o.snapshot_dir.empty()) {

@@ -6,9 +6,9 @@
 // about once a second until interrupted.
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <memory>
-#include <filesystem>
 #include <string>
 #include <string_view>
 #include <thread>

@@ -32,8 +32,8 @@ struct ImageDifference {
 };
 ImageDifference compare_images(const client::RgbImage& a, const client::RgbImage& b);
 
-// `expected` dimmed to grey, red where `server` differs, yellow where only `client` does
-// (`client` may be null).
+// `expected` dimmed to grey, red where `server` differs from it, yellow where only `client`
+// differs from `server` (`client` may be null).
 client::RgbImage difference_image(const client::RgbImage& expected, const client::RgbImage& server,
                                   const client::RgbImage* client);
 

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -220,6 +221,191 @@ TEST_F(RunSnapshots, LingerServesUntilTerminatedThenExitsWithTheGuestStatus) {
     EXPECT_EQ(::waitpid(pid, &status, WNOHANG), 0);
     ::kill(pid, SIGTERM);
     EXPECT_EQ(wait(pid, std::chrono::seconds(30)), 1);
+}
+
+// ---- qxlbox scenario check ----
+
+std::vector<std::string> library_scenarios() {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(kLibrary)) {
+        const std::string name = e.path().filename().string();
+        if (e.is_directory() && fs::exists(e.path() / (name + ".scn"))) names.push_back(name);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+class GoldenLibrary : public Qxlbox, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(GoldenLibrary, EveryCheckpointMatchesItsBaseline) {
+    const fs::path folder = fs::path(kLibrary) / GetParam();
+    ASSERT_TRUE(fs::exists(folder / "baseline_0001.png")) << "every scenario has at least one checkpoint baseline";
+    EXPECT_EQ(run({"scenario", "check", folder.string(), "--out", (dir_ / "out").string()}), 0) << out() << err();
+    EXPECT_NE(out().find("checkpoints match their baselines"), std::string::npos) << out();
+    EXPECT_FALSE(fs::exists(dir_ / "out")) << "nothing to report, so no result files";
+}
+
+INSTANTIATE_TEST_SUITE_P(Library, GoldenLibrary, ::testing::ValuesIn(library_scenarios()),
+                         [](const ::testing::TestParamInfo<std::string>& param_info) { return param_info.param; });
+
+class GoldenCheck : public Qxlbox {
+protected:
+    // A copy of a library scenario (source and baselines) to alter.
+    fs::path copy_of(const std::string& name) {
+        const fs::path to = dir_ / name;
+        fs::create_directories(to);
+        for (const auto& e : fs::directory_iterator(fs::path(kLibrary) / name)) fs::copy_file(e.path(), to / e.path().filename());
+        return to;
+    }
+    static void save(const client::RgbImage& image, const fs::path& path) {
+        std::string error;
+        ASSERT_TRUE(client::write_png(image, path.string(), error)) << error;
+    }
+    static void set_pixel(client::RgbImage& image, std::uint32_t x, std::uint32_t y, std::uint32_t rgb) {
+        const std::size_t i = (std::size_t{y} * image.width + x) * 3;
+        image.rgb[i] = static_cast<std::uint8_t>(rgb >> 16);
+        image.rgb[i + 1] = static_cast<std::uint8_t>(rgb >> 8);
+        image.rgb[i + 2] = static_cast<std::uint8_t>(rgb);
+    }
+    static std::string bytes_of(const fs::path& path) {
+        std::ifstream in(path, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+};
+
+TEST_F(GoldenCheck, AlteredBaselineFailsAndWritesResultExpectedAndDiff) {
+    const fs::path folder = copy_of("fill_basic");
+    const client::RgbImage original = png(folder / "baseline_0001.png");
+    client::RgbImage altered = original;
+    set_pixel(altered, 5, 5, 0x123456);
+    set_pixel(altered, 600, 400, 0xabcdef);
+    save(altered, folder / "baseline_0001.png");
+    const fs::path results = dir_ / "results";
+    ASSERT_EQ(run({"scenario", "check", folder.string(), "--out", results.string()}), 1) << out() << err();
+    EXPECT_NE(out().find("fill_basic: checkpoint 1 'filled': server rendering differs from"), std::string::npos) << out();
+    EXPECT_NE(out().find("in 2 pixels (first at 5,5)"), std::string::npos) << out();
+    EXPECT_NE(out().find(results.string()), std::string::npos) << "the output folder is named";
+    EXPECT_TRUE(png(results / "result_0001.png") == original) << "result = the server's rendering";
+    EXPECT_TRUE(png(results / "expected_0001.png") == altered);
+    const client::RgbImage diff = png(results / "diff_0001.png");
+    EXPECT_EQ(pixel(diff, 5, 5), 0xff0000u);
+    EXPECT_EQ(pixel(diff, 600, 400), 0xff0000u);
+    EXPECT_NE(pixel(diff, 6, 5), 0xff0000u);
+    EXPECT_NE(pixel(diff, 10, 10), 0xff0000u) << "matching red pixels are shown dimmed, not marked";
+    EXPECT_FALSE(fs::exists(results / "result_0001.client.png")) << "the client agreed with the server";
+    EXPECT_TRUE(png(folder / "baseline_0001.png") == altered) << "a check without --rebaseline changes no baseline";
+}
+
+TEST_F(GoldenCheck, RebaselineRewritesOnlyTheFailingFrame) {
+    const fs::path folder = copy_of("copybits");
+    const std::string first_bytes = bytes_of(folder / "baseline_0001.png");
+    const auto first_time = fs::last_write_time(folder / "baseline_0001.png");
+    const client::RgbImage second = png(folder / "baseline_0002.png");
+    client::RgbImage altered = second;
+    set_pixel(altered, 1, 1, 0xfefefe);
+    save(altered, folder / "baseline_0002.png");
+    ASSERT_EQ(run({"scenario", "check", folder.string(), "--out", (dir_ / "r").string(), "--rebaseline"}), 0)
+        << out() << err();
+    EXPECT_NE(out().find("rewrote " + (folder / "baseline_0002.png").string() + " (1 pixels differed)"), std::string::npos)
+        << out();
+    EXPECT_EQ(out().find("baseline_0001.png"), std::string::npos) << "the matching frame is not mentioned: " << out();
+    EXPECT_EQ(bytes_of(folder / "baseline_0001.png"), first_bytes);
+    EXPECT_EQ(fs::last_write_time(folder / "baseline_0001.png"), first_time);
+    EXPECT_TRUE(png(folder / "baseline_0002.png") == second);
+    EXPECT_EQ(run({"scenario", "check", folder.string(), "--out", (dir_ / "r").string()}), 0) << out();
+}
+
+TEST_F(GoldenCheck, MissingBaselineFailsAndSaysHowToCreateIt) {
+    const fs::path folder = copy_of("solid_draws");
+    fs::remove(folder / "baseline_0001.png");
+    const fs::path results = dir_ / "results";
+    ASSERT_EQ(run({"scenario", "check", folder.string(), "--out", results.string()}), 1) << out();
+    EXPECT_NE(out().find("baseline_0001.png is missing; create it with: qxlbox scenario check " + folder.string() +
+                         " --rebaseline"),
+              std::string::npos)
+        << out();
+    EXPECT_TRUE(fs::exists(results / "result_0001.png"));
+    EXPECT_FALSE(fs::exists(folder / "baseline_0001.png"));
+    ASSERT_EQ(run({"scenario", "check", folder.string(), "--out", results.string(), "--rebaseline"}), 0) << out();
+    EXPECT_NE(out().find("created " + (folder / "baseline_0001.png").string()), std::string::npos) << out();
+    EXPECT_TRUE(png(folder / "baseline_0001.png") == png(fs::path(kLibrary) / "solid_draws" / "baseline_0001.png"));
+}
+
+TEST_F(GoldenCheck, ForeverScenarioStopsAfterItsLastCheckpoint) {
+    const fs::path folder = dir_ / "forever";
+    write("forever/forever.scn",
+          "primary 32 32\nfill 0,0,32,32 color=#336699\nupdate 0,0,32,32\ncheckpoint still\n"
+          "repeat 0\n  fill 0,0,8,8 color=#ffffff\n  wait_ticks 10\nend\n");
+    ASSERT_EQ(run({"scenario", "check", folder.string(), "--rebaseline"}), 0) << out() << err();
+    const client::RgbImage baseline = png(folder / "baseline_0001.png");
+    EXPECT_EQ(pixel(baseline, 0, 0), 0x336699u);
+    EXPECT_EQ(run({"scenario", "check", folder.string()}), 0) << out() << err();
+}
+
+TEST_F(GoldenCheck, NoSuchScenarioIsBadInput) {
+    EXPECT_EQ(run({"scenario", "check", (dir_ / "nothing-here").string()}), 2);
+    EXPECT_NE(err().find("no scenario at"), std::string::npos) << err();
+    fs::create_directories(dir_ / "empty");
+    EXPECT_EQ(run({"scenario", "check", (dir_ / "empty").string()}), 2);
+    EXPECT_NE(err().find("holds no empty.scn"), std::string::npos) << err();
+}
+
+TEST_F(GoldenCheck, CompileErrorsAreBadInputWithPositions) {
+    const fs::path scn = write("broken/broken.scn", "primary 64 64\nfill 0,0,8,8 color=#ff00\ncheckpoint c\n");
+    EXPECT_EQ(run({"scenario", "check", (dir_ / "broken").string()}), 2);
+    EXPECT_NE(err().find(scn.string() + ":2:"), std::string::npos) << err();
+    EXPECT_NE(err().find("does not compile"), std::string::npos) << err();
+}
+
+TEST_F(GoldenCheck, ScenarioWithoutCheckpointsIsBadInput) {
+    write("plain/plain.scn", "primary 64 64\nfill 0,0,8,8 color=#ff0000\n");
+    EXPECT_EQ(run({"scenario", "check", (dir_ / "plain").string()}), 2);
+    EXPECT_NE(err().find("has no checkpoint step"), std::string::npos) << err();
+}
+
+TEST_F(GoldenCheck, UnreadableBaselineIsBadInput) {
+    const fs::path folder = copy_of("fill_basic");
+    std::ofstream(folder / "baseline_0001.png") << "not a png at all";
+    EXPECT_EQ(run({"scenario", "check", folder.string(), "--out", (dir_ / "r").string()}), 2);
+    EXPECT_NE(err().find("cannot read " + (folder / "baseline_0001.png").string()), std::string::npos) << err();
+}
+
+TEST_F(GoldenCheck, BaselineOfAnotherSizeIsBadInput) {
+    const fs::path folder = copy_of("fill_basic");
+    client::RgbImage small;
+    small.width = 10;
+    small.height = 10;
+    small.rgb.assign(300, 0x20);
+    save(small, folder / "baseline_0001.png");
+    EXPECT_EQ(run({"scenario", "check", folder.string(), "--out", (dir_ / "r").string()}), 2);
+    EXPECT_NE(err().find("is 10x10 but the primary surface at checkpoint 1 is 640x480"), std::string::npos) << err();
+}
+
+TEST_F(GoldenCheck, ClientFrameThatDiffersFromTheServerFails) {
+    // After a RESET that re-creates a primary of the same size the client keeps its old
+    // picture (as spice-gtk does) while the server renders guest memory; a partial redraw
+    // leaves the two different (faults_device has no checkpoint there for this reason). The
+    // first checkpoint makes sure the client has the green picture before the reset.
+    write("stale/stale.scn",
+          "primary 32 32\nfill 0,0,32,32 color=#00ff00\nupdate 0,0,32,32\ncheckpoint green\nreset\n"
+          "fill 0,0,8,8 color=#ff0000\nupdate 0,0,32,32\ncheckpoint after_reset\n");
+    const fs::path folder = dir_ / "stale";
+    const fs::path results = dir_ / "results";
+    ASSERT_EQ(run({"scenario", "check", folder.string(), "--out", results.string(), "--rebaseline"}), 1) << out();
+    EXPECT_NE(out().find("stale: checkpoint 2 'after_reset': client frame differs from the server's rendering in 960 "
+                         "pixels (first at 8,0)"),
+              std::string::npos)
+        << out();
+    EXPECT_EQ(out().find("checkpoint 1 'green': client"), std::string::npos) << out();
+    EXPECT_TRUE(fs::exists(folder / "baseline_0002.png")) << "the server's rendering still became the baseline";
+    const client::RgbImage server = png(results / "result_0002.png");
+    const client::RgbImage client = png(results / "result_0002.client.png");
+    EXPECT_EQ(pixel(client, 20, 20), 0x00ff00u);
+    EXPECT_FALSE(server == client);
+    const client::RgbImage diff = png(results / "diff_0002.png");
+    EXPECT_EQ(pixel(diff, 20, 20), 0xffff00u) << "yellow: only the client differs";
+    EXPECT_NE(pixel(diff, 2, 2), 0xffff00u);
+    EXPECT_FALSE(fs::exists(results / "result_0001.client.png"));
 }
 
 }  // namespace
