@@ -365,9 +365,9 @@ std::vector<std::string> qemu_served() {
 // them, this only says where to look.
 std::string known_cause(const std::string& name) {
     if (name == "faults_parse" || name == "faults_bbox")
-        return "\nknown qxlbox difference (intermittent, seen under load): after the QXL model latched a "
-               "guest bug, the built-in client's frame at DONE lacks the last fill that the server's "
-               "rendering has; qxlbox run then takes about 11 s (two 5 s client waits, see RUN_CONTRACT).";
+        return "\nseen before golden commit 8ee4cd6 (intermittent, under load): the built-in client's frame "
+               "at DONE lacked the last fill that the server's rendering had, when the client connected "
+               "mid-run; qxlbox run then took about 11 s (two 5 s client waits, see RUN_CONTRACT).";
     if (name == "draws_16bpp")
         return "\nknown qxlbox difference: on a client's connect the server sends the existing content of a "
                "16-bit (565) primary as nothing (log: 'surface 0 format not sent as an image on connect'), "
