@@ -1,5 +1,7 @@
 #include "client/display_channel.h"
 
+#include <cstring>
+
 #include "client/images.h"
 #include "client/session.h"
 
@@ -293,7 +295,16 @@ bool DisplayChannel::handle_message(std::uint16_t type, wire::ByteView body) {
                 ++marks_;
                 session_.observer().on_mark(marks_);
             } else if constexpr (std::is_same_v<M, wire::MsgDisplayReset>) {
+                // The device was reset: as spice-gtk, clear the primary (an identical primary
+                // created next is reused, and must not keep the old picture) and the palettes.
                 palettes_.clear();
+                if (primary_id_) {
+                    if (auto* primary = find_surface(*primary_id_)) {
+                        std::memset(primary->data(), 0, std::size_t{primary->stride()} * primary->height());
+                        session_.observer().on_primary_updated(
+                            {0, 0, static_cast<std::int32_t>(primary->height()), static_cast<std::int32_t>(primary->width())});
+                    }
+                }
             } else if constexpr (std::is_same_v<M, wire::MsgDisplayInvalList>) {
                 for (const auto& res : m.resources) {
                     if (res.type != kInvalPixmap) continue;

@@ -1,15 +1,34 @@
 /* Guest entry: runtime set-up, scenario module from the multiboot information, QXL and
- * VDIPort probes, then the interpreter. Exit codes are listed in runtime.h. */
+ * VDIPort probes, then the interpreter. Exit codes are listed in runtime.h.
+ * Kernel command line word `hold`: after DONE the guest prints HOLD and halts with interrupts
+ * off instead of writing isa-debug-exit, so the emulator keeps serving the final display to
+ * SPICE clients (screenshots of QEMU's display at DONE). */
 #include "runtime.h"
 #include "scenario.h"
 
 #define MULTIBOOT_BOOTLOADER_MAGIC 0x2BADB002u
+#define MB_INFO_CMDLINE 0x4u
 #define MB_INFO_MODS 0x8u
 
 extern char _image_end[];
 
 static struct QxlDevice qxl;
 static struct VdiPort vdi;
+
+/* True when `word` is one of the space-separated words after the first (the kernel path,
+ * which both QEMU and qxlbox put in front of the appended line). */
+static int cmdline_has_word(const char* cmdline, const char* word) {
+    size_t n = strlen(word);
+    const char* p = cmdline;
+    int index = 0;
+    while (*p) {
+        while (*p == ' ') p++;
+        const char* start = p;
+        while (*p && *p != ' ') p++;
+        if (p > start && index++ > 0 && (size_t)(p - start) == n && memcmp(start, word, n) == 0) return 1;
+    }
+    return 0;
+}
 
 void guest_main(u32 magic, const u32* mbi) {
     serial_init();
@@ -26,6 +45,8 @@ void guest_main(u32 magic, const u32* mbi) {
         printf("ERROR no scenario module\n");
         guest_exit(EXIT_BAD_MODULE);
     }
+    /* Read before the scenario runs: its heap may cover the loader's information. */
+    const int hold = (mbi[0] & MB_INFO_CMDLINE) && mbi[4] != 0 && cmdline_has_word((const char*)mbi[4], "hold");
     const u32* mod = (const u32*)mbi[6];
     u32 mod_start = mod[0], mod_end = mod[1];
     if (mod_end < mod_start) {
@@ -62,5 +83,9 @@ void guest_main(u32 magic, const u32* mbi) {
     }
     r = scenario_run((const u8*)mod_start, &qxl, &vdi, (u8*)heap, heap_size);
     printf("DONE\n");
+    if (hold) {
+        printf("HOLD\n");
+        for (;;) __asm__ volatile("cli; hlt");
+    }
     guest_exit(r == 0 ? EXIT_PASS : EXIT_CHECK_FAILED);
 }

@@ -7,42 +7,22 @@
 // (in-process) back to back; spicy's frame must equal one of the two around it. Connections
 // are sequential because a new main channel makes QEMU drop the previous client.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <cstdlib>
 
-#include "tests/client/process_util.h"
 #include "tests/client/test_util.h"
+#include "tests/support/process_util.h"
 
 namespace qxlbox::client::test {
 namespace {
 
+using qxlbox::test::ChildProcess;
+using qxlbox::test::TempDir;
+using qxlbox::test::free_port;
+using qxlbox::test::port_open;
+
 using SteadyClock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-std::uint16_t free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
-bool port_open(std::uint16_t port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(port);
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return ok;
-}
 
 // One QEMU with the QXL VGA and SPICE on a free loopback port.
 struct Qemu {

@@ -6,11 +6,14 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "tests/client/process_util.h"
 #include "tests/client/test_util.h"
+#include "tests/support/process_util.h"
 
 namespace qxlbox::client::test {
 namespace {
+
+using qxlbox::test::ChildProcess;
+using qxlbox::test::TempDir;
 
 namespace wire = qxlbox::proto::wire;
 using namespace std::chrono_literals;

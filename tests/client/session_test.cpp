@@ -31,6 +31,32 @@ TEST(ClientSession, ShowsBitmapDrawnOnPrimarySurface) {
     EXPECT_EQ(r.marks, 1u);
 }
 
+TEST(ClientSession, DisplayResetClearsThePrimaryAsSpiceGtkDoes) {
+    // After a device reset the server sends DISPLAY_RESET and creates an identical primary
+    // again; spice-gtk clears the primary canvas on RESET, so the old picture must not stay.
+    FakeServerOptions opts;
+    opts.display = [](FakePeer& p) {
+        p.receive(kWaitMs);
+        p.send(primary_surface(64, 48));
+        p.send(draw_copy(bitmap_image(64, 48, 1, 0), 0, 0));
+        p.send(wire::MsgDisplayReset{});
+        p.send(primary_surface(64, 48));
+        p.send(solid_fill({0, 0, 8, 8}, 0x00ff0000));
+        p.send(wire::MsgDisplayMark{});
+        p.drain_until_closed(kWaitMs);
+    };
+    HeadlessResult r;
+    {
+        FakeServer server(opts);
+        r = run_client(server);
+    }
+    ASSERT_TRUE(r.ok) << r.error;
+    RgbImage want{64, 48, std::vector<std::uint8_t>(64 * 48 * 3, 0)};
+    for (std::uint32_t y = 0; y < 8; ++y)
+        for (std::uint32_t x = 0; x < 8; ++x) want.rgb[(y * 64 + x) * 3] = 0xff;
+    EXPECT_EQ(r.image, want);
+}
+
 TEST(ClientSession, SendsDisplayInitAsFirstDisplayMessage) {
     std::vector<std::uint16_t> display_first;
     std::vector<std::uint8_t> init_body;

@@ -1,5 +1,8 @@
 #include "tests/interop/guest_runner.h"
 
+#include "machine/scenario/scenario_compiler.h"
+#include "machine/scenario/scenario_format.h"
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -182,35 +185,69 @@ GuestRun spawn_guest(const std::vector<std::uint8_t>& module, const RunOptions& 
 
 }  // namespace
 
+std::vector<std::string> qemu_arguments(const std::string& guest_elf, const std::string& module_path,
+                                        const std::string& serial_path, int spice_port, const std::string& append) {
+    std::vector<std::string> args = {"qemu-system-i386",
+                                     "-kernel",
+                                     guest_elf,
+                                     "-vga",
+                                     "qxl",
+                                     "-display",
+                                     "none",
+                                     "-serial",
+                                     "file:" + serial_path,
+                                     "-device",
+                                     "isa-debug-exit,iobase=0xf4,iosize=4",
+                                     "-no-reboot",
+                                     "-m",
+                                     "128",
+                                     "-monitor",
+                                     "none",
+                                     "-net",
+                                     "none"};
+    if (!append.empty()) args.insert(args.end(), {"-append", append});
+    if (!module_path.empty()) args.insert(args.end(), {"-initrd", module_path});
+    if (spice_port != 0)
+        args.insert(args.end(),
+                    {"-spice", "port=" + std::to_string(spice_port) + ",addr=127.0.0.1,disable-ticketing=on"});
+    return args;
+}
+
 GuestRun run_on_qemu(const std::vector<std::uint8_t>& module, const RunOptions& options) {
     return spawn_guest(module, options, "qemu-system-i386", [&](const std::string& module_path,
                                                                 const std::string& serial_path) {
-        std::vector<std::string> args = {"qemu-system-i386",
-                                         "-kernel",
-                                         options.guest_elf,
-                                         "-vga",
-                                         "qxl",
-                                         "-display",
-                                         "none",
-                                         "-serial",
-                                         "file:" + serial_path,
-                                         "-device",
-                                         "isa-debug-exit,iobase=0xf4,iosize=4",
-                                         "-no-reboot",
-                                         "-m",
-                                         "128",
-                                         "-monitor",
-                                         "none",
-                                         "-net",
-                                         "none"};
-        if (options.pass_module) args.insert(args.end(), {"-initrd", module_path});
-        if (options.with_spice) {
-            const int port = free_port();
-            args.insert(args.end(),
-                        {"-spice", "port=" + std::to_string(port) + ",addr=127.0.0.1,disable-ticketing=on"});
-        }
-        return args;
+        return qemu_arguments(options.guest_elf, options.pass_module ? module_path : "", serial_path,
+                              options.with_spice ? free_port() : 0);
     });
+}
+
+std::vector<ScenarioEntry> scenario_library(const std::string& folder) {
+    std::vector<ScenarioEntry> out;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
+        if (!entry.is_directory()) continue;
+        const auto name = entry.path().filename().string();
+        const auto path = entry.path() / (name + ".scn");
+        if (!std::filesystem::exists(path)) continue;
+        const auto compiled = scenario::compile_file(path.string());
+        out.push_back({name, path.string(), compiled.ok() ? compiled.flags : 0, compiled.runs_forever, compiled.ok()});
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    return out;
+}
+
+std::vector<ScenarioEntry> qemu_capable_scenarios(const std::string& folder) {
+    auto all = scenario_library(folder);
+    std::erase_if(all, [](const ScenarioEntry& s) {
+        return s.runs_forever || (s.flags & (QXSC_FLAG_NEEDS_VDIPORT | QXSC_FLAG_QXLBOX_ONLY)) != 0;
+    });
+    return all;
+}
+
+std::vector<ScenarioEntry> qxlbox_capable_scenarios(const std::string& folder) {
+    auto all = scenario_library(folder);
+    std::erase_if(all, [](const ScenarioEntry& s) { return s.runs_forever || (s.flags & QXSC_FLAG_QEMU_ONLY) != 0; });
+    return all;
 }
 
 GuestRun run_on_qxlbox(const std::vector<std::uint8_t>& module, const RunOptions& options) {

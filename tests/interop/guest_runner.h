@@ -37,6 +37,28 @@ GuestRun run_on_qemu(const std::vector<std::uint8_t>& module, const RunOptions& 
 // or qxlbox's own codes (2 bad input, 4 CPU fault, 6 --max-seconds reached, 8 halted).
 GuestRun run_on_qxlbox(const std::vector<std::uint8_t>& module, const RunOptions& options);
 
+// QEMU's command line for the guest, as run_on_qemu uses it: `spice_port` 0 runs without
+// SPICE, an empty `module_path` boots without a module, `append` is the kernel command line
+// (e.g. "hold").
+std::vector<std::string> qemu_arguments(const std::string& guest_elf, const std::string& module_path,
+                                        const std::string& serial_path, int spice_port, const std::string& append = "");
+
+// One scenario of the library folder (tests/scenario/NAME/NAME.scn) and what its compiled
+// header says: `flags` are the QXSC_FLAG_* of its `requires` lines, `runs_forever` marks a
+// top-level `repeat 0`.
+struct ScenarioEntry {
+    std::string name;
+    std::string path;
+    std::uint32_t flags = 0;
+    bool runs_forever = false;
+    bool compiles = false;
+};
+std::vector<ScenarioEntry> scenario_library(const std::string& folder);
+// The selections the interop suite uses: finite scenarios QEMU can run (no qxlbox-only
+// requirement), and finite scenarios qxlbox can run (not QEMU-only).
+std::vector<ScenarioEntry> qemu_capable_scenarios(const std::string& folder);
+std::vector<ScenarioEntry> qxlbox_capable_scenarios(const std::string& folder);
+
 // Line-by-line differences between the RESULT and CHECKPOINT lines of two runs (the part of
 // the serial output that must be identical on qxlbox and QEMU), plus a DONE mismatch; empty
 // when they agree. Each entry reads "line N: <a> | <b>".
