@@ -19,10 +19,12 @@ bool link_channel(Socket& socket, const LinkRequest& request, Clock::time_point 
     wire::LinkClient link(std::move(config));
     std::array<std::uint8_t, 4096> buffer{};
     for (;;) {
-        const auto out = link.take_output();
-        if (!out.empty() && !socket.write_all(out, deadline, error)) {
-            error = "link: " + error;
-            return false;
+        // One write per link-stage message, as spice-gtk does (see take_output_messages).
+        for (const auto& message : link.take_output_messages()) {
+            if (!socket.write_all(message, deadline, error)) {
+                error = "link: " + error;
+                return false;
+            }
         }
         if (link.state() == wire::LinkClient::State::Failed) {
             error = "link refused: " + link.failure_reason();

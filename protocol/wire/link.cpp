@@ -403,6 +403,7 @@ LinkClient::LinkClient(LinkClientConfig config) : config_(std::move(config)) {
     mess.common_caps = config_.common_caps;
     mess.channel_caps = config_.channel_caps;
     out_ = marshal_link_mess(mess);
+    out_message_ends_.push_back(out_.size());
 }
 
 void LinkClient::feed(ByteView bytes) {
@@ -413,7 +414,24 @@ void LinkClient::feed(ByteView bytes) {
         fail(LinkError::Ok, "peer sent far more than a link stage before linking");
 }
 
-Bytes LinkClient::take_output() { return std::exchange(out_, {}); }
+Bytes LinkClient::take_output() {
+    out_message_ends_.clear();
+    return std::exchange(out_, {});
+}
+
+std::vector<Bytes> LinkClient::take_output_messages() {
+    std::vector<Bytes> messages;
+    std::size_t begin = 0;
+    for (const std::size_t end : out_message_ends_) {
+        messages.emplace_back(out_.begin() + static_cast<std::ptrdiff_t>(begin),
+                              out_.begin() + static_cast<std::ptrdiff_t>(end));
+        begin = end;
+    }
+    if (begin < out_.size()) messages.emplace_back(out_.begin() + static_cast<std::ptrdiff_t>(begin), out_.end());
+    out_.clear();
+    out_message_ends_.clear();
+    return messages;
+}
 
 Bytes LinkClient::take_leftover() {
     if (state_ != State::Linked) return {};
@@ -459,8 +477,12 @@ void LinkClient::step() {
                 return fail(LinkError::Ok, "no compatible auth mechanism (server lacks AUTH_SPICE)");
             auto ticket = encrypt_ticket(reply_.pub_key, config_.password);
             if (!ticket) return fail(LinkError::Ok, ticket.error().to_string());
-            if (selection) put_le(out_, kAuthMechanismSpice);
+            if (selection) {
+                put_le(out_, kAuthMechanismSpice);
+                out_message_ends_.push_back(out_.size());
+            }
             out_.insert(out_.end(), ticket->begin(), ticket->end());
+            out_message_ends_.push_back(out_.size());
             state_ = State::ReadingResult;
             break;
         }

@@ -197,6 +197,10 @@ public:
 
     void feed(ByteView bytes);
     Bytes take_output();
+    // The same bytes as take_output(), one element per link-stage message (link message,
+    // auth mechanism, ticket). spice-gtk writes each on its own, and Wireshark's SPICE
+    // dissector expects one link-stage message per TCP segment.
+    std::vector<Bytes> take_output_messages();
     State state() const { return state_; }
 
     const LinkReply& reply() const { return reply_; }
@@ -214,6 +218,7 @@ private:
     State state_ = State::ReadingReplyHeader;
     Bytes in_;
     Bytes out_;
+    std::vector<std::size_t> out_message_ends_;  // offsets in out_ where a message ends
     LinkHeader header_;
     LinkReply reply_;
     LinkError failure_ = LinkError::Ok;

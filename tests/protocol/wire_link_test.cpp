@@ -170,6 +170,39 @@ TEST(WireLink, WithoutAuthSelectionTheTicketComesDirectly) {
     EXPECT_EQ(client.state(), LinkClient::State::Linked) << client.failure_reason();
 }
 
+TEST(WireLink, ClientOutputComesAsOneBufferPerLinkStageMessage) {
+    LinkClient client(LinkClientConfig{});
+    LinkServer server(server_config(false, ""));
+    const std::vector<Bytes> first = client.take_output_messages();
+    ASSERT_EQ(first.size(), 1u);
+    ASSERT_GE(first[0].size(), kLinkHeaderBytes);
+    EXPECT_EQ(load_le<std::uint32_t>(first[0].data()), kLinkMagic);
+    server.feed(first[0]);
+    client.feed(server.take_output());
+    // Auth mechanism selection, then the 128-byte RSA ticket, each on its own.
+    const std::vector<Bytes> second = client.take_output_messages();
+    ASSERT_EQ(second.size(), 2u);
+    EXPECT_EQ(second[0].size(), 4u);
+    EXPECT_EQ(second[1].size(), 128u);
+    EXPECT_TRUE(client.take_output_messages().empty());
+    for (const Bytes& m : second) server.feed(m);
+    if (server.state() == LinkServer::State::AwaitingDecision) server.accept();
+    client.feed(server.take_output());
+    EXPECT_EQ(client.state(), LinkClient::State::Linked) << client.failure_reason();
+}
+
+TEST(WireLink, WithoutAuthSelectionOnlyTheTicketFollows) {
+    LinkClientConfig cc;
+    cc.common_caps = CapabilitySet::of({common_cap::kMiniHeader});
+    LinkClient client(cc);
+    LinkServer server(server_config(false, ""));
+    server.feed(client.take_output());
+    client.feed(server.take_output());
+    const std::vector<Bytes> messages = client.take_output_messages();
+    ASSERT_EQ(messages.size(), 1u);
+    EXPECT_EQ(messages[0].size(), 128u);
+}
+
 TEST(WireLink, ServerRejectDecisionSendsResultCode) {
     LinkClientConfig cc;
     cc.connection_id = 1234;
