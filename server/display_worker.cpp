@@ -19,6 +19,14 @@
 // queued, so quiesce() never waits for the client. A client that keeps up (allowing for
 // a moment's delay) never causes a refusal, so with one connected the guest's timeline is
 // the same as without.
+//
+// Connect invariant: between any two items, guest memory plus the drawables still in the
+// tree are each surface's current content, and every drawable taken after that point is
+// marshalled for the client. So the connect image (guest memory with the pending drawables
+// rendered on top) is the content at one point of the command stream, followed by exactly
+// the later drawables. Hence whatever the worker renders and consumes is written into guest
+// memory by the worker itself before the item ends (UPDATE_AREA included; the device's own
+// write of the answer comes later, from the emulation thread, and stores the same pixels).
 #include <algorithm>
 #include <cstring>
 #include <optional>
