@@ -19,8 +19,17 @@
 // queued, so quiesce() never waits for the client. A client that keeps up (allowing for
 // a moment's delay) never causes a refusal, so with one connected the guest's timeline is
 // the same as without.
+//
+// Connect invariant: between any two items, guest memory plus the drawables still in the
+// tree are each surface's current content, and every drawable taken after that point is
+// marshalled for the client. So the connect image (guest memory with the pending drawables
+// rendered on top) is the content at one point of the command stream, followed by exactly
+// the later drawables. Hence whatever the worker renders and consumes is written into guest
+// memory by the worker itself before the item ends (UPDATE_AREA included; the device's own
+// write of the answer comes later, from the emulation thread, and stores the same pixels).
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "protocol/wire/messages.h"
 #include "server/server_impl.h"
@@ -66,6 +75,54 @@ proto::SurfacePixels pixels_of(const proto::Surface& s, const proto::Rect& area)
     for (std::int32_t y = 0; y < area.height(); ++y) {
         const std::uint8_t* src = s.data() + static_cast<std::size_t>(area.top + y) * s.stride() + x_off;
         std::memcpy(out.data.data() + static_cast<std::size_t>(y) * out.stride, src, row_bytes);
+    }
+    return out;
+}
+
+// The pixels of a surface as the connect image: xRGB32 rows. libspice-server maps a surface
+// format to a bitmap format with spice_bitmap_from_surface_type(), which knows 16_555 (as
+// 16BIT), 32_xRGB and 32_ARGB only and aborts (spice_critical) on 16_565; so it has no
+// behaviour to copy for a 16_565 primary. 16BIT is x1r5g5b5 and would drop the low green
+// bit of every 565 pixel; 32BIT keeps all of them. Each channel is widened by repeating its
+// top bits (as pixman and client/png_io do), and the client's 16-bit canvas narrows a 32BIT
+// source by truncation (pixman), which gives back exactly the original 16-bit pixel. 555
+// surfaces take the same path for one code path; the result is equally exact.
+struct ConnectPixels {
+    std::vector<std::uint8_t> data;
+    std::uint32_t stride = 0;
+};
+
+std::optional<ConnectPixels> connect_image_pixels(const proto::Surface& s) {
+    ConnectPixels out;
+    const std::size_t rows = s.height();
+    switch (s.format()) {
+        case proto::SurfaceFormat::XRGB32:
+        case proto::SurfaceFormat::ARGB32:
+            out.stride = s.stride();
+            out.data.assign(s.data(), s.data() + static_cast<std::size_t>(s.stride()) * rows);
+            return out;
+        case proto::SurfaceFormat::RGB555:
+        case proto::SurfaceFormat::RGB565: break;
+        default: return std::nullopt;
+    }
+    const bool is_565 = s.format() == proto::SurfaceFormat::RGB565;
+    out.stride = s.width() * 4;
+    out.data.assign(static_cast<std::size_t>(out.stride) * rows, 0);
+    const auto widen5 = [](unsigned v) { return (v << 3) | (v >> 2); };
+    const auto widen6 = [](unsigned v) { return (v << 2) | (v >> 4); };
+    for (std::size_t y = 0; y < rows; ++y) {
+        const std::uint8_t* src = s.data() + y * s.stride();
+        std::uint8_t* dst = out.data.data() + y * out.stride;
+        for (std::size_t x = 0; x < s.width(); ++x) {
+            const unsigned v = src[2 * x] | (static_cast<unsigned>(src[2 * x + 1]) << 8);
+            const unsigned r = is_565 ? widen5((v >> 11) & 31) : widen5((v >> 10) & 31);
+            const unsigned g = is_565 ? widen6((v >> 5) & 63) : widen5((v >> 5) & 31);
+            const unsigned b = widen5(v & 31);
+            dst[4 * x] = static_cast<std::uint8_t>(b);
+            dst[4 * x + 1] = static_cast<std::uint8_t>(g);
+            dst[4 * x + 2] = static_cast<std::uint8_t>(r);
+            dst[4 * x + 3] = 0;
+        }
     }
     return out;
 }
@@ -128,9 +185,16 @@ void SpiceServer::Impl::worker_handle(WorkerItem& item) {
                 }
                 // Drawables reaching outside the requested area are rendered whole; their
                 // outside part goes back to guest memory too, or it would be lost.
-                proto::Rect outside = rect_intersect(rect_union(touched, area), bounds);
-                if (!rect_contains(area, outside)) {
-                    if (auto* dev = current_device()) dev->write_surface_area(v->surface_id, pixels_of(*surface, outside));
+                // The worker writes everything it consumed into guest memory itself, before
+                // the answer goes back: guest memory plus the tree must hold the surface's
+                // content at every item boundary. Left to the device (which writes the answer
+                // only after it wakes up), a client connecting in between would read guest
+                // memory without the consumed drawables and never receive them. This also
+                // covers drawables reaching outside the requested area, which are rendered
+                // whole. The device's own write of the answer afterwards stores the same pixels.
+                proto::Rect consumed = rect_intersect(touched, bounds);
+                if (!consumed.empty()) {
+                    if (auto* dev = current_device()) dev->write_surface_area(v->surface_id, pixels_of(*surface, consumed));
                 }
                 if (area.empty()) {
                     proto::SurfacePixels empty;
@@ -390,16 +454,16 @@ void SpiceServer::Impl::worker_display_connect(const DisplayClientInit& init) {
         if (info.primary && !primary) primary = id;
         auto surface = worker_render(id, false, nullptr, 0);
         if (!surface) continue;
-        // The connect image is lossless xRGB32; spice-gtk only handles 32-bit primaries.
-        if (info.format != proto::SurfaceFormat::XRGB32 && info.format != proto::SurfaceFormat::ARGB32) {
+        // The connect image is a lossless 32BIT bitmap. 16-bit surfaces are widened to it
+        // (see connect_image_pixels); A8 and A1 surfaces have no lossless 32-bit form.
+        auto px = connect_image_pixels(*surface);
+        if (!px) {
             log("display: surface " + std::to_string(id) + " format not sent as an image on connect");
             continue;
         }
-        std::vector<std::uint8_t> px(surface->data(),
-                                     surface->data() + static_cast<std::size_t>(surface->stride()) * surface->height());
         ImageContext ctx;  // no cache: the connect image is never reused
         ctx.allow_lz = cfg.lz_images;
-        auto msg = marshal_full_surface_copy(id, surface->width(), surface->height(), surface->stride(), px,
+        auto msg = marshal_full_surface_copy(id, surface->width(), surface->height(), px->stride, px->data,
                                              (std::uint64_t{0xffff} << 48) | ws.next_surface_image_id++, ctx);
         worker_push_display(std::move(msg));
         with_stats([&](ServerStats& s) {

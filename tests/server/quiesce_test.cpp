@@ -11,7 +11,7 @@
 
 #include "server/dispatcher.h"
 #include "tests/server/server_test_support.h"
-#include "server/spice_constants.h"
+#include "protocol/wire/link.h"
 
 namespace qxlbox::server {
 namespace {
@@ -50,7 +50,7 @@ struct StalledDisplayClient {
     bool open(SpiceServer& server) {
         const auto sid = test::open_session(main, server.port());
         if (sid == 0 || !display.connect(server.port())) return false;
-        if (display.link(spice::ChannelType::Display, sid, "") != 0u) return false;
+        if (display.link(proto::wire::ChannelType::Display, sid, "") != 0u) return false;
         if (!display.send_msg(101, std::vector<std::uint8_t>(14, 0))) return false;  // DISPLAY_INIT
         for (int i = 0; i < 500 && !server.stats().display_client; ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -13,20 +13,21 @@
 namespace qxlbox::server::test {
 
 void FakeDevice::create_surface(proto::DisplayConsumer& consumer, std::uint32_t id, std::uint32_t w, std::uint32_t h,
-                                bool primary) {
+                                bool primary, proto::SurfaceFormat format) {
+    const std::uint32_t stride = (w * proto::surface_format_bpp(format) / 8 + 3) & ~3u;
     proto::SurfaceCreate c;
     c.surface_id = id;
     c.width = w;
     c.height = h;
-    c.stride = static_cast<std::int32_t>(w * 4);
-    c.format = proto::SurfaceFormat::XRGB32;
+    c.stride = static_cast<std::int32_t>(stride);
+    c.format = format;
     c.primary = primary;
     {
         std::lock_guard lock(m_);
         auto& s = surfaces_[id];
         s.info = c;
-        s.stride = w * 4;
-        s.pixels.assign(std::size_t{w} * h * 4, 0);
+        s.stride = stride;
+        s.pixels.assign(std::size_t{stride} * h, 0);
     }
     proto::DisplayCommand cmd;
     cmd.body = c;
@@ -76,7 +77,7 @@ std::optional<proto::SurfacePixels> FakeDevice::read_surface(std::uint32_t surfa
     auto it = surfaces_.find(surface_id);
     if (it == surfaces_.end()) return std::nullopt;
     proto::SurfacePixels p;
-    p.format = proto::SurfaceFormat::XRGB32;
+    p.format = it->second.info.format;
     p.area = proto::Rect{0, 0, static_cast<std::int32_t>(it->second.info.height),
                          static_cast<std::int32_t>(it->second.info.width)};
     p.stride = it->second.stride;
@@ -90,11 +91,12 @@ void FakeDevice::write_surface_area(std::uint32_t surface_id, const proto::Surfa
     auto it = surfaces_.find(surface_id);
     if (it == surfaces_.end()) return;
     auto& s = it->second;
+    const std::size_t bytes_pp = proto::surface_format_bpp(s.info.format) / 8;
     for (std::int32_t y = 0; y < pixels.area.height(); ++y) {
         std::memcpy(s.pixels.data() + static_cast<std::size_t>(pixels.area.top + y) * s.stride +
-                        static_cast<std::size_t>(pixels.area.left) * 4,
+                        static_cast<std::size_t>(pixels.area.left) * bytes_pp,
                     pixels.data.data() + static_cast<std::size_t>(y) * pixels.stride,
-                    static_cast<std::size_t>(pixels.area.width()) * 4);
+                    static_cast<std::size_t>(pixels.area.width()) * bytes_pp);
     }
 }
 

@@ -19,7 +19,8 @@
 
 namespace qxlbox::server::test {
 
-// A DisplayDevice whose surfaces live in plain vectors (top-down xRGB32 rows).
+// A DisplayDevice whose surfaces live in plain vectors (top-down rows; xRGB32 unless a
+// format is given; poke/peek/fill_noise are for xRGB32 surfaces only).
 class FakeDevice final : public proto::DisplayDevice {
 public:
     struct SurfaceMem {
@@ -30,7 +31,7 @@ public:
 
     // Creates the surface in "guest memory" and pushes SURFACE_CREATE to `consumer`.
     void create_surface(proto::DisplayConsumer& consumer, std::uint32_t id, std::uint32_t w, std::uint32_t h,
-                        bool primary);
+                        bool primary, proto::SurfaceFormat format = proto::SurfaceFormat::XRGB32);
     // Direct framebuffer write, as a guest may do without a command.
     void poke(std::uint32_t id, std::uint32_t x, std::uint32_t y, std::uint32_t xrgb);
     std::uint32_t peek(std::uint32_t id, std::uint32_t x, std::uint32_t y);

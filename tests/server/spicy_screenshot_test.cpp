@@ -130,5 +130,27 @@ TEST(SpicyScreenshot, SeesExactlyTheServerRenderingWithBitmapAndPassword) {
     std::remove(path->c_str());
 }
 
+// A client connecting right after an UPDATE_AREA, before the device has written the answer
+// into guest memory (here: never), must still see what the update consumed.
+TEST(SpicyScreenshot, ConnectAfterUpdateAreaSeesTheConsumedDrawable) {
+    ASSERT_TRUE(have_spicy_screenshot()) << "spicy-screenshot (spice-client-gtk) is required";
+    FakeDevice dev;
+    auto s = test::start_server();
+    ASSERT_TRUE(s.server);
+    s.server->attach(dev, proto::DeviceInfo{1, 16u << 20, "t"});
+    dev.create_surface(*s.server, 0, 160, 120, true);
+    dev.push(*s.server, test::draw_cmd(solid_fill(0, rect_ltrb(0, 0, 160, 120), 0x000000)));
+    dev.push(*s.server, test::draw_cmd(solid_fill(0, rect_ltrb(100, 100, 110, 110), 0xff0000)));
+    auto mine = s.server->update_area(0, rect_ltrb(0, 0, 160, 120));
+    ASSERT_TRUE(mine);
+    ASSERT_EQ(mine->data[std::size_t{105} * mine->stride + 105 * 4 + 2], 0xff);
+    auto path = screenshot(s.server->port(), "", "after_update");
+    ASSERT_TRUE(path) << "spicy-screenshot failed";
+    auto shot = read_ppm(*path);
+    ASSERT_TRUE(shot);
+    expect_same_pixels(*shot, *mine);
+    std::remove(path->c_str());
+}
+
 }  // namespace
 }  // namespace qxlbox::server

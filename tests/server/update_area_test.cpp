@@ -182,6 +182,22 @@ TEST(Release, HiddenDrawableIsReleasedBeforeItIsRendered) {
     EXPECT_GE(s.server->stats().draws_dropped, 1u);
 }
 
+// The device writes update_area's answer into guest memory only after the call returns; a
+// display client connecting in that gap gets its image from guest memory. So the consumed
+// drawables must already be there when the answer comes back (here the answer is never
+// applied, which is what that gap looks like to the worker).
+TEST(UpdateArea, ConsumedDrawablesAreInGuestMemoryBeforeTheAnswerReturns) {
+    Rig r;
+    ASSERT_TRUE(r.s.server);
+    r.dev.create_surface(*r.s.server, 0, 64, 32, true);
+    ASSERT_TRUE(r.dev.push(*r.s.server, test::draw_cmd(solid_fill(0, rect_ltrb(4, 4, 20, 12), 0xff0000))));
+    auto px = r.s.server->update_area(0, rect_ltrb(0, 0, 64, 32));
+    ASSERT_TRUE(px);
+    EXPECT_EQ(pixel_at(*px, 10, 8), 0xff0000u);
+    EXPECT_EQ(r.dev.peek(0, 10, 8) & 0xffffff, 0xff0000u);
+    EXPECT_EQ(r.dev.peek(0, 30, 20) & 0xffffff, 0u);
+}
+
 }  // namespace
 }  // namespace qxlbox::server
 
@@ -249,6 +265,5 @@ TEST(DisplayTreeBound, TooManyPendingDrawablesAreRenderedIntoGuestMemory) {
     EXPECT_EQ(dev.peek(0, 0, 0) & 0xffffff, 0xffu);
     EXPECT_GE(dev.writes(), 1);
 }
-
 }  // namespace
 }  // namespace qxlbox::server
