@@ -95,20 +95,16 @@ std::optional<RgbImage> ours_cli(const TempDir& dir, std::uint16_t port) {
 class ClientQemu : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        dir_ = new TempDir();
-        qemu_ = new Qemu(*dir_);
+        dir_ = std::make_unique<TempDir>();
+        qemu_ = std::make_unique<Qemu>(*dir_);
     }
     static void TearDownTestSuite() {
-        delete qemu_;
-        delete dir_;
-        qemu_ = nullptr;
-        dir_ = nullptr;
+        qemu_.reset();  // QEMU stops before its folder goes
+        dir_.reset();
     }
-    static TempDir* dir_;
-    static Qemu* qemu_;
+    static inline std::unique_ptr<TempDir> dir_;
+    static inline std::unique_ptr<Qemu> qemu_;
 };
-TempDir* ClientQemu::dir_ = nullptr;
-Qemu* ClientQemu::qemu_ = nullptr;
 
 TEST_F(ClientQemu, HeadlessScreenshotEqualsSpicyScreenshot) {
     ASSERT_TRUE(qemu_->ready) << "qemu-system-x86_64 did not open its SPICE port (see " << dir_->path() << ")";

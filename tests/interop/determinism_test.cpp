@@ -7,14 +7,6 @@
 // server's rendering at each checkpoint and at DONE (--snapshot-dir); those frames must be
 // byte-identical too. Negative checks: a scenario that differs in one colour gives a
 // different hash, and so does a different scenario.
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -23,45 +15,28 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <mutex>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-extern char** environ;
+#include "tests/support/process_util.h"
 
 namespace {
+
+using qxlbox::test::ChildOutput;
+using qxlbox::test::ChildProcess;
+using qxlbox::test::TempDir;
+using qxlbox::test::free_port;
+using qxlbox::test::read_text_file;
 
 namespace fs = std::filesystem;
 
 constexpr unsigned kPoolSize = 3;
 constexpr auto kRunTimeout = std::chrono::seconds(60);
 
-std::string read_text(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-class TempDir {
-public:
-    TempDir() {
-        std::string templ = (fs::temp_directory_path() / "qxlbox-determinism-XXXXXX").string();
-        if (::mkdtemp(templ.data())) path_ = templ;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        if (!path_.empty()) fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+constexpr const char* kTempPrefix = "qxlbox-determinism";
 
 struct RunResult {
     bool started = false;
@@ -79,42 +54,6 @@ struct Job {
     RunResult result;
 };
 
-// Starts `args` with stdin and stdout on /dev/null and stderr into `err`; 0 on failure.
-pid_t spawn(std::vector<std::string> args, const fs::path& err) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid = 0;
-    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    return rc == 0 ? pid : 0;
-}
-
-// Waits for `pid` until `deadline`, then kills it. The exit status, or -1 when it was
-// killed or died of a signal.
-int wait_exit(pid_t pid, std::chrono::steady_clock::time_point deadline, bool& timed_out) {
-    int status = 0;
-    timed_out = false;
-    for (;;) {
-        const pid_t w = ::waitpid(pid, &status, WNOHANG);
-        if (w == pid) break;
-        if (w < 0) return -1;
-        if (std::chrono::steady_clock::now() >= deadline) {
-            timed_out = true;
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, &status, 0);
-            return -1;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 std::vector<std::string> run_args(const fs::path& scenario, double max_seconds, const fs::path& hash,
                                   const fs::path& serial) {
     return {QXLBOX_EXE,      "run",         "--kernel",      QXLBOX_GUEST_ELF, "--scenario",
@@ -128,7 +67,7 @@ std::vector<std::string> run_args(const fs::path& scenario, double max_seconds, 
 // `qxlbox view` client is connected for as long as the guest runs.
 RunResult run_qxlbox(const fs::path& scenario, double max_seconds, int spice_port = 0) {
     RunResult run;
-    TempDir dir;
+    TempDir dir(kTempPrefix);
     if (dir.path().empty()) {
         run.diagnostics = "cannot create a temporary directory";
         return run;
@@ -144,49 +83,33 @@ RunResult run_qxlbox(const fs::path& scenario, double max_seconds, int spice_por
         args.push_back("port=" + std::to_string(spice_port));
     }
     const auto deadline = std::chrono::steady_clock::now() + kRunTimeout;
-    const pid_t pid = spawn(args, err);
-    if (pid == 0) {
+    ChildProcess qxlbox(args, ChildOutput{{}, err});
+    if (!qxlbox.started()) {
         run.diagnostics = std::string("cannot start ") + QXLBOX_EXE;
         return run;
     }
     run.started = true;
-    pid_t client = 0;
+    std::unique_ptr<ChildProcess> client;
     if (spice_port != 0) {
-        while (read_text(err).find("listening on") == std::string::npos &&
+        while (read_text_file(err).find("listening on") == std::string::npos &&
                std::chrono::steady_clock::now() < deadline)
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        client = spawn({QXLBOX_EXE, "view", "--headless", "spice://127.0.0.1:" + std::to_string(spice_port),
-                        "--settle-ms", "600000", "--timeout", "120"},
-                       client_err);
+        client = std::make_unique<ChildProcess>(
+            std::vector<std::string>{QXLBOX_EXE, "view", "--headless", "spice://127.0.0.1:" + std::to_string(spice_port),
+                                     "--settle-ms", "600000", "--timeout", "120"},
+            ChildOutput{{}, client_err});
     }
-    run.exit_status = wait_exit(pid, deadline, run.timed_out);
-    if (client != 0) {
-        ::kill(client, SIGKILL);
-        ::waitpid(client, nullptr, 0);
-    }
-    run.serial = read_text(serial);
-    run.hash = read_text(hash);
+    const auto exit = qxlbox.wait_exit(deadline);
+    run.timed_out = exit.timed_out;
+    run.exit_status = exit.exit_code;
+    if (client && client->started()) client->stop(SIGKILL, std::chrono::seconds(10));
+    run.serial = read_text_file(serial);
+    run.hash = read_text_file(hash);
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(snapshots, ec))
-        run.frames[entry.path().filename().string()] = read_text(entry.path());
-    run.diagnostics += read_text(err);
+        run.frames[entry.path().filename().string()] = read_text_file(entry.path());
+    run.diagnostics += read_text_file(err);
     return run;
-}
-
-// A loopback TCP port that was free a moment ago (the kernel picks it).
-int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return 0;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    int port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-        port = ntohs(addr.sin_port);
-    ::close(fd);
-    return port;
 }
 
 // Runs the jobs on kPoolSize threads, in the given order.
@@ -204,7 +127,7 @@ void run_pool(std::vector<Job>& jobs) {
 }
 
 bool runs_forever(const fs::path& scn) {
-    std::istringstream in(read_text(scn));
+    std::istringstream in(read_text_file(scn));
     for (std::string line; std::getline(in, line);) {
         line.erase(0, line.find_first_not_of(" \t"));
         if (line.rfind("repeat 0", 0) == 0 && line.find_first_not_of(" \t", 8) == std::string::npos) return true;
@@ -293,11 +216,11 @@ TEST(Determinism, OneColourChangedGivesADifferentHashWithTheSameSerialOutput) {
     // fill_basic with its green block one step less green, checks included: the guest prints
     // the same results, but the pixels the device handed on differ and so must the hash.
     const fs::path original = fs::path(QXLBOX_SCENARIO_DIR) / "fill_basic" / "fill_basic.scn";
-    std::string text = read_text(original);
+    std::string text = read_text_file(original);
     ASSERT_NE(text.find("#00ff00"), std::string::npos);
     for (std::size_t at = text.find("#00ff00"); at != std::string::npos; at = text.find("#00ff00", at))
         text.replace(at, 7, "#00fe00");
-    TempDir dir;
+    TempDir dir(kTempPrefix);
     ASSERT_FALSE(dir.path().empty());
     const fs::path changed = dir.path() / "fill_basic_changed.scn";
     std::ofstream(changed) << text;

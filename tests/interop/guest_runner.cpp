@@ -3,34 +3,23 @@
 #include "machine/scenario/scenario_compiler.h"
 #include "machine/scenario/scenario_format.h"
 
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-#include <thread>
 
-extern char** environ;
+#include "tests/support/process_util.h"
 
 namespace qxlbox::interop {
 
 namespace {
 
-std::string read_text(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using test::ChildOutput;
+using test::ChildProcess;
+using test::TempDir;
+using test::free_port;
+using test::read_text_file;
 
 std::vector<std::string> split_lines(const std::string& text) {
     std::vector<std::string> lines;
@@ -47,40 +36,6 @@ std::vector<std::string> split_lines(const std::string& text) {
     if (!cur.empty()) lines.push_back(cur);
     return lines;
 }
-
-// A loopback TCP port that was free a moment ago (the kernel picks it).
-int free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return 0;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    int port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-        port = ntohs(addr.sin_port);
-    ::close(fd);
-    return port;
-}
-
-class TempDir {
-public:
-    TempDir() {
-        std::string templ = (std::filesystem::temp_directory_path() / "qxlbox-interop-XXXXXX").string();
-        if (::mkdtemp(templ.data())) path_ = templ;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::filesystem::path& path() const { return path_; }
-
-private:
-    std::filesystem::path path_;
-};
 
 }  // namespace
 
@@ -125,7 +80,7 @@ template <typename MakeArgs>
 GuestRun spawn_guest(const std::vector<std::uint8_t>& module, const RunOptions& options, const char* what,
                      MakeArgs make_args) {
     GuestRun run;
-    TempDir dir;
+    TempDir dir("qxlbox-interop");
     if (dir.path().empty()) {
         run.diagnostics = "cannot create a temporary directory";
         return run;
@@ -142,44 +97,22 @@ GuestRun spawn_guest(const std::vector<std::uint8_t>& module, const RunOptions& 
         }
     }
     std::vector<std::string> args = make_args(module_path.string(), serial_path.string());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid = 0;
-    const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
+    ChildProcess child(args, ChildOutput{{}, stderr_path});
+    if (!child.started()) {
         run.diagnostics = std::string("cannot start ") + what + " (" + args[0] + ")";
         return run;
     }
     run.started = true;
-    const auto deadline = std::chrono::steady_clock::now() + options.timeout;
-    int status = 0;
-    for (;;) {
-        const pid_t w = ::waitpid(pid, &status, WNOHANG);
-        if (w == pid) break;
-        if (w < 0) {
-            run.diagnostics = "waitpid failed";
-            return run;
-        }
-        if (std::chrono::steady_clock::now() >= deadline) {
-            run.timed_out = true;
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, &status, 0);
-            break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const auto exit = child.wait_exit(options.timeout);
+    if (exit.wait_failed) {
+        run.diagnostics = "waitpid failed";
+        return run;
     }
-    if (!run.timed_out && WIFEXITED(status)) run.exit_status = WEXITSTATUS(status);
-    if (!run.timed_out && WIFSIGNALED(status)) run.exit_status = 128 + WTERMSIG(status);
-    run.serial = split_lines(read_text(serial_path));
-    run.diagnostics += read_text(stderr_path);
+    run.timed_out = exit.timed_out;
+    if (exit.exit_code >= 0) run.exit_status = exit.exit_code;
+    if (exit.signal != 0) run.exit_status = 128 + exit.signal;
+    run.serial = split_lines(read_text_file(serial_path));
+    run.diagnostics += read_text_file(stderr_path);
     return run;
 }
 

@@ -28,6 +28,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <semaphore>
 #include <set>
@@ -747,8 +748,8 @@ constexpr int kChannelMain = 1, kChannelDisplay = 2, kChannelInputs = 3, kChanne
 class LivePeers : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        dir_ = new TempDir("qxlbox-peers-live");
-        session_ = new LiveSession(make_live_session(dir_->path()));
+        dir_ = std::make_unique<TempDir>("qxlbox-peers-live");
+        session_ = std::make_unique<LiveSession>(make_live_session(dir_->path()));
     }
     static void TearDownTestSuite() {
         // QXLBOX_PEERS_KEEP=DIR keeps the capture, screenshots and logs for inspection.
@@ -756,16 +757,12 @@ protected:
             std::error_code ec;
             fs::copy(dir_->path(), keep, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
         }
-        delete session_;
-        delete dir_;
-        session_ = nullptr;
-        dir_ = nullptr;
+        session_.reset();
+        dir_.reset();
     }
-    static TempDir* dir_;
-    static LiveSession* session_;
+    static inline std::unique_ptr<TempDir> dir_;
+    static inline std::unique_ptr<LiveSession> session_;
 };
-TempDir* LivePeers::dir_ = nullptr;
-LiveSession* LivePeers::session_ = nullptr;
 
 TEST_F(LivePeers, RemoteViewerShowsTheDisplayAndALiveUpdate) {
     const auto& s = *session_;

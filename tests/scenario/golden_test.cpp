@@ -3,47 +3,34 @@
 // (every tests/scenario/NAME folder against its baselines) plus its failure paths.
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "client/png_io.h"
-
-extern char** environ;
+#include "tests/support/process_util.h"
 
 namespace qxlbox {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_text(const fs::path& path) {
-    std::ifstream in(path);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using test::ChildOutput;
+using test::ChildProcess;
+using test::TempDir;
+using test::read_text_file;
 
 class Qxlbox : public ::testing::Test {
 protected:
     void SetUp() override {
-        std::string templ = (fs::temp_directory_path() / "qxlbox-golden-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-        dir_ = templ;
-    }
-    void TearDown() override {
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
+        ASSERT_FALSE(tmp_.path().empty()) << "cannot create a temporary directory";
+        dir_ = tmp_.path();
     }
 
     fs::path write(const std::string& name, const std::string& text) {
@@ -53,48 +40,21 @@ protected:
         return p;
     }
 
-    // Starts qxlbox with `args`, stdout and stderr to files in the temp folder.
-    pid_t start(std::vector<std::string> args) {
+    // Starts qxlbox with `args`, stdout and stderr to files in the temp folder and no
+    // DISPLAY: the built-in client runs headless whatever the environment.
+    std::unique_ptr<ChildProcess> start(std::vector<std::string> args) {
         args.insert(args.begin(), QXLBOX_EXE);
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                         0600);
-        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                         0600);
-        // No window: the built-in client runs headless whatever the environment.
-        std::vector<char*> env;
-        for (char** e = environ; *e; ++e) {
-            if (std::string_view(*e).rfind("DISPLAY=", 0) != 0) env.push_back(*e);
-        }
-        env.push_back(nullptr);
-        pid_t pid = 0;
-        const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), env.data());
-        posix_spawn_file_actions_destroy(&actions);
-        return rc == 0 ? pid : -1;
+        return std::make_unique<ChildProcess>(args, ChildOutput{out_path(), err_path()},
+                                              std::vector<std::string>{"DISPLAY"});
     }
 
-    // Waits for `pid` at most `timeout`; kills it after that. The exit status, or -1.
-    static int wait(pid_t pid, std::chrono::seconds timeout = std::chrono::seconds(120)) {
-        if (pid <= 0) return -1;
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        int status = 0;
-        while (::waitpid(pid, &status, WNOHANG) == 0) {
-            if (std::chrono::steady_clock::now() > deadline) {
-                ::kill(pid, SIGKILL);
-                ::waitpid(pid, &status, 0);
-                return -1;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        }
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    // Waits for `child` at most `timeout`; kills it after that. The exit status, or -1.
+    static int wait(ChildProcess& child, std::chrono::seconds timeout = std::chrono::seconds(120)) {
+        if (!child.started()) return -1;
+        return child.wait_exit(timeout).exit_code;
     }
 
-    int run(std::vector<std::string> args) { return wait(start(std::move(args))); }
+    int run(std::vector<std::string> args) { return wait(*start(std::move(args))); }
 
     std::vector<std::string> run_scenario_args(const fs::path& scn) {
         return {"run", "--kernel", QXLBOX_GUEST_ELF, "--scenario", scn.string(), "--serial", (dir_ / "serial.txt").string(),
@@ -103,8 +63,8 @@ protected:
 
     fs::path out_path() const { return dir_ / "stdout.txt"; }
     fs::path err_path() const { return dir_ / "stderr.txt"; }
-    std::string out() const { return read_text(out_path()); }
-    std::string err() const { return read_text(err_path()); }
+    std::string out() const { return read_text_file(out_path()); }
+    std::string err() const { return read_text_file(err_path()); }
 
     static client::RgbImage png(const fs::path& path) {
         client::RgbImage image;
@@ -118,6 +78,7 @@ protected:
         return (std::uint32_t{image.rgb[i]} << 16) | (std::uint32_t{image.rgb[i + 1]} << 8) | image.rgb[i + 2];
     }
 
+    TempDir tmp_{"qxlbox-golden"};
     fs::path dir_;
 };
 
@@ -172,7 +133,7 @@ TEST_F(RunSnapshots, CheckpointsAreNumberedInSerialOrderAndIncludeUnrenderedDraw
     auto args = run_scenario_args(scn);
     args.insert(args.end(), {"--headless", "--snapshot-dir", snaps.string()});
     ASSERT_EQ(run(args), 1) << err();
-    EXPECT_EQ(read_text(dir_ / "serial.txt").find("CHECKPOINT red\n") != std::string::npos, true);
+    EXPECT_EQ(read_text_file(dir_ / "serial.txt").find("CHECKPOINT red\n") != std::string::npos, true);
     const client::RgbImage first = png(snaps / "checkpoint_0001.server.png");
     const client::RgbImage second = png(snaps / "checkpoint_0002.server.png");
     const client::RgbImage third = png(snaps / "checkpoint_0003.server.png");
@@ -208,8 +169,8 @@ TEST_F(RunSnapshots, NoClientAndHeadlessExcludeEachOther) {
 TEST_F(RunSnapshots, LingerServesUntilTerminatedThenExitsWithTheGuestStatus) {
     auto args = run_scenario_args(kLibrary + "/fill_basic/fill_basic.scn");
     args.insert(args.end(), {"--headless", "--linger"});
-    const pid_t pid = start(args);
-    ASSERT_GT(pid, 0);
+    const auto qxlbox = start(args);
+    ASSERT_TRUE(qxlbox->started());
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (err().find("serving until interrupted") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -217,10 +178,9 @@ TEST_F(RunSnapshots, LingerServesUntilTerminatedThenExitsWithTheGuestStatus) {
     ASSERT_NE(err().find("qxlbox: guest stopped (debug exit); serving until interrupted"), std::string::npos) << err();
     // Still serving: it has not exited on its own.
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    int status = 0;
-    EXPECT_EQ(::waitpid(pid, &status, WNOHANG), 0);
-    ::kill(pid, SIGTERM);
-    EXPECT_EQ(wait(pid, std::chrono::seconds(30)), 1);
+    ASSERT_TRUE(qxlbox->running());  // so pid() is still the child we started
+    ::kill(qxlbox->pid(), SIGTERM);
+    EXPECT_EQ(wait(*qxlbox, std::chrono::seconds(30)), 1);
 }
 
 // ---- qxlbox scenario check ----

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -44,44 +45,37 @@ private:
     std::filesystem::path path_;
 };
 
+// Where a child's standard output and standard error go when they are kept apart: each path
+// is created or truncated (mode 0600); an empty path is /dev/null.
+struct ChildOutput {
+    std::filesystem::path stdout_path;
+    std::filesystem::path stderr_path;
+};
+
+// How a child ended under ChildProcess::wait_exit().
+struct ChildExit {
+    bool timed_out = false;    // still running at the deadline, so killed (SIGKILL) by its PID
+    bool wait_failed = false;  // waitpid failed: the status is unknown
+    int exit_code = -1;        // its exit status when it exited; -1 otherwise
+    int signal = 0;            // the signal that ended it (not ours at the deadline); 0 otherwise
+};
+
 class ChildProcess {
 public:
     // Starts argv[0] (looked up in PATH) with stdout and stderr appended to `log_path`, stdin
-    // from /dev/null, `env` ("NAME=value") added to the environment and, when `keep_fd` >= 0,
-    // that descriptor left open as descriptor 3 (Xvfb -displayfd 3). Everything the child
-    // needs is built before fork: tests start children from several threads, and only
-    // async-signal-safe calls are allowed between fork and exec.
+    // from /dev/null, `env` added to the environment ("NAME=value"; a bare "NAME" removes that
+    // variable) and, when `keep_fd` >= 0, that descriptor left open as descriptor 3 (Xvfb
+    // -displayfd 3). A program that cannot be executed leaves started() false.
     ChildProcess(const std::vector<std::string>& argv, const std::filesystem::path& log_path,
                  const std::vector<std::string>& env = {}, int keep_fd = -1) {
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        std::vector<std::string> env_strings = env;
-        for (char** e = environ; e && *e; ++e) {
-            const std::string entry(*e);
-            const auto name = entry.substr(0, entry.find('=') + 1);
-            bool overridden = false;
-            for (const auto& mine : env) overridden = overridden || mine.rfind(name, 0) == 0;
-            if (!overridden) env_strings.push_back(entry);
-        }
-        std::vector<char*> envp;
-        for (auto& e : env_strings) envp.push_back(e.data());
-        envp.push_back(nullptr);
         const std::string log = log_path.string();
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-            if (fd >= 0) {
-                ::dup2(fd, 1);
-                ::dup2(fd, 2);
-            }
-            const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-            if (null_fd >= 0) ::dup2(null_fd, 0);
-            if (keep_fd == 3) ::fcntl(3, F_SETFD, 0);
-            else if (keep_fd >= 0) ::dup2(keep_fd, 3);
-            ::execvpe(args[0], args.data(), envp.data());
-            ::_exit(127);
-        }
+        start(argv, log, kAppend, log, kAppend, true, env, keep_fd);
+    }
+    // Same, with stdout and stderr in separate files (or /dev/null), each truncated first.
+    ChildProcess(const std::vector<std::string>& argv, const ChildOutput& output,
+                 const std::vector<std::string>& env = {}) {
+        const auto target = [](const std::filesystem::path& p) { return p.empty() ? std::string("/dev/null") : p.string(); };
+        start(argv, target(output.stdout_path), kTruncate, target(output.stderr_path), kTruncate, false, env, -1);
     }
     ~ChildProcess() { kill(); }
     ChildProcess(const ChildProcess&) = delete;
@@ -111,6 +105,40 @@ public:
         kill();
         return std::nullopt;
     }
+    // Waits until `deadline` and kills the child by its PID (SIGKILL, no grace) if it is still
+    // running then.
+    ChildExit wait_exit(std::chrono::steady_clock::time_point deadline) {
+        ChildExit result;
+        if (pid_ <= 0) {
+            result.wait_failed = true;
+            return result;
+        }
+        int status = 0;
+        for (;;) {
+            const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+            if (r == pid_) break;
+            if (r < 0) {
+                pid_ = -1;
+                result.wait_failed = true;
+                return result;
+            }
+            if (std::chrono::steady_clock::now() >= deadline) {
+                ::kill(pid_, SIGKILL);
+                ::waitpid(pid_, &status, 0);
+                pid_ = -1;
+                result.timed_out = true;
+                return result;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        pid_ = -1;
+        if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+        if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+        return result;
+    }
+    ChildExit wait_exit(std::chrono::milliseconds timeout) {
+        return wait_exit(std::chrono::steady_clock::now() + timeout);
+    }
     bool running() {
         if (pid_ <= 0) return false;
         int status = 0;
@@ -136,6 +164,69 @@ public:
     }
 
 private:
+    static constexpr int kAppend = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+    static constexpr int kTruncate = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+
+    // Everything the child needs is built before fork: tests start children from several
+    // threads, and only async-signal-safe calls are allowed between fork and exec. A
+    // close-on-exec pipe tells the parent whether exec succeeded.
+    void start(const std::vector<std::string>& argv, const std::string& out_path, int out_flags,
+               const std::string& err_path, int err_flags, bool shared_log, const std::vector<std::string>& env,
+               int keep_fd) {
+        if (argv.empty()) return;
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        std::vector<std::string> env_strings;
+        std::vector<std::string> env_names;  // "NAME=" of every variable `env` sets or removes
+        for (const auto& mine : env) {
+            const auto eq = mine.find('=');
+            env_names.push_back(eq == std::string::npos ? mine + "=" : mine.substr(0, eq + 1));
+            if (eq != std::string::npos) env_strings.push_back(mine);
+        }
+        for (char** e = environ; e && *e; ++e) {
+            const std::string entry(*e);
+            bool overridden = false;
+            for (const auto& name : env_names) overridden = overridden || entry.rfind(name, 0) == 0;
+            if (!overridden) env_strings.push_back(entry);
+        }
+        std::vector<char*> envp;
+        for (auto& e : env_strings) envp.push_back(e.data());
+        envp.push_back(nullptr);
+        const mode_t mode = out_flags == kAppend ? 0644 : 0600;
+        int exec_pipe[2] = {-1, -1};
+        if (::pipe2(exec_pipe, O_CLOEXEC) != 0) return;
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            ::close(exec_pipe[0]);
+            const int out_fd = ::open(out_path.c_str(), out_flags, mode);
+            if (out_fd >= 0) ::dup2(out_fd, 1);
+            const int err_fd = shared_log ? out_fd : ::open(err_path.c_str(), err_flags, mode);
+            if (err_fd >= 0) ::dup2(err_fd, 2);
+            const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (null_fd >= 0) ::dup2(null_fd, 0);
+            if (keep_fd == 3) ::fcntl(3, F_SETFD, 0);
+            else if (keep_fd >= 0) ::dup2(keep_fd, 3);
+            ::execvpe(args[0], args.data(), envp.data());
+            const int error = errno;
+            [[maybe_unused]] const auto written = ::write(exec_pipe[1], &error, sizeof error);
+            ::_exit(127);
+        }
+        ::close(exec_pipe[1]);
+        if (pid_ > 0) {
+            int error = 0;
+            ssize_t got = 0;
+            do {
+                got = ::read(exec_pipe[0], &error, sizeof error);
+            } while (got < 0 && errno == EINTR);
+            if (got > 0) {
+                ::waitpid(pid_, nullptr, 0);
+                pid_ = -1;
+            }
+        }
+        ::close(exec_pipe[0]);
+    }
+
     pid_t pid_ = -1;
 };
 
