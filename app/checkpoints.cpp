@@ -60,9 +60,8 @@ std::optional<client::RgbImage> render_primary(Emulator& emulator, std::string& 
         error = "no primary surface";
         return std::nullopt;
     }
-    // The server has now rendered (and let go of) the pending drawables; their pixels go to
-    // guest memory as they would for the guest's own UPDATE_AREA.
-    emulator.qxl().write_surface_area(0, *px);
+    // The server's worker has already written what it rendered into guest memory before
+    // answering (its connect invariant), so nothing is written back here.
     client::RgbImage image = pixels_to_rgb(*px, error);
     if (image.width == 0) return std::nullopt;
     return image;
